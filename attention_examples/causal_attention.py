@@ -1,0 +1,211 @@
+"""Causal attention: each token attends only to itself and the tokens before it.
+
+Chapter: *Causal attention* (``docs/causal_attention.md``), after seed 004.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import (
+    check_bool_mask,
+    check_dropout,
+    check_positive_int,
+    check_tensor,
+)
+from .masking import causal_mask
+from .self_attention import scaled_dot_product_attention
+
+__all__ = [
+    "CausalAttention",
+    "combine_masks",
+    "mask_after_softmax",
+    "mask_before_softmax",
+]
+
+
+def mask_after_softmax(weights: Tensor) -> Tensor:
+    """Method 1: zero the future in softmaxed weights, then renormalise each row.
+
+    Renormalising gives exactly ``softmax`` over the unmasked scores, because the
+    masked entries' share of the denominator cancels: for the kept ``j <= i``,
+    ``(e^{s_j} / Z) / (sum_{k<=i} e^{s_k} / Z) = e^{s_j} / sum_{k<=i} e^{s_k}``.
+
+    Args:
+        weights: (..., T, T) attention weights whose rows sum to 1.
+
+    Returns:
+        (..., T, T) causal weights: zero above the diagonal, rows summing to 1.
+
+    >>> w = torch.full((3, 3), 1 / 3)
+    >>> mask_after_softmax(w)
+    tensor([[1.0000, 0.0000, 0.0000],
+            [0.5000, 0.5000, 0.0000],
+            [0.3333, 0.3333, 0.3333]])
+    """
+    weights = check_tensor("weights", weights, ndim=range(2, 9))
+    if weights.shape[-1] != weights.shape[-2]:
+        raise ValueError(f"weights: expected square (..., T, T), got shape {tuple(weights.shape)}")
+    keep = ~causal_mask(weights.shape[-1], device=weights.device)  # lower triangle, diagonal in
+    masked = weights * keep
+    return masked / masked.sum(dim=-1, keepdim=True)
+
+
+def mask_before_softmax(scores: Tensor, d_k: int) -> Tensor:
+    """Method 2: set future scores to ``-inf``, then take the scaled softmax.
+
+    ``exp(-inf) = 0``, so the future gets weight exactly 0 in a single softmax;
+    this is what :class:`CausalAttention` does.
+
+    Args:
+        scores: (..., T, T) unscaled attention scores ``Q @ K^T``.
+        d_k: the keys' dimension, for the ``1 / sqrt(d_k)`` scaling.
+
+    Returns:
+        (..., T, T) causal weights: zero above the diagonal, rows summing to 1.
+
+    >>> mask_before_softmax(torch.zeros(3, 3), d_k=2)
+    tensor([[1.0000, 0.0000, 0.0000],
+            [0.5000, 0.5000, 0.0000],
+            [0.3333, 0.3333, 0.3333]])
+    """
+    scores = check_tensor("scores", scores, ndim=range(2, 9))
+    if scores.shape[-1] != scores.shape[-2]:
+        raise ValueError(f"scores: expected square (..., T, T), got shape {tuple(scores.shape)}")
+    check_positive_int("d_k", d_k)
+    masked = scores.masked_fill(causal_mask(scores.shape[-1], device=scores.device), -torch.inf)
+    return torch.softmax(masked / d_k**0.5, dim=-1)
+
+
+def combine_masks(
+    causal: Tensor | None, key_padding_mask: Tensor | None, batch_size: int, num_tokens: int
+) -> Tensor | None:
+    """Merge a (T, T) causal mask and a (b, T) key padding mask into one boolean mask.
+
+    Args:
+        causal: (T, T) True above the diagonal, or None.
+        key_padding_mask: (b, T) True at padded keys, or None.
+        batch_size: b, to check the padding mask against.
+        num_tokens: T, to check the padding mask against.
+
+    Returns:
+        None if both are None, else a mask broadcastable to (b, T, T):
+        True wherever either mask hides the key.
+
+    >>> combine_masks(causal_mask(2), torch.tensor([[False, True]]), 1, 2)
+    tensor([[[False,  True],
+             [False,  True]]])
+    """
+    if key_padding_mask is None:
+        return causal
+    check_bool_mask("key_padding_mask", key_padding_mask, (batch_size, num_tokens))
+    if key_padding_mask.shape != (batch_size, num_tokens):
+        raise ValueError(
+            f"key_padding_mask: expected shape (batch, num_tokens) = ({batch_size}, {num_tokens}), "
+            f"got {tuple(key_padding_mask.shape)}"
+        )
+    padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key for every query
+    return padding if causal is None else causal | padding
+
+
+class CausalAttention(nn.Module):
+    """Batched single-head causal self-attention with dropout on the weights.
+
+    The causal mask is a buffer, so it moves with ``.to(device)``; it is built
+    once for ``context_length`` tokens and cut to the input's length.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each output vector.
+        context_length: the longest sequence the module accepts.
+        dropout: probability in [0, 1) of zeroing an attention weight in training;
+            the kept weights are scaled by 1 / (1 - dropout).
+        qkv_bias: give the query, key and value projections a bias.
+
+    Shape:
+        ``x``: (b, T, d_in) -> (b, T, d_out), with T <= context_length. An unbatched
+        (T, d_in) input gives a (T, d_out) output, as in ``torch.nn.MultiheadAttention``.
+
+    Example (seed 004):
+
+    >>> from attention_examples import journey_batch
+    >>> _ = torch.manual_seed(123)
+    >>> ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.0)
+    >>> context_vecs = ca(journey_batch())
+    >>> context_vecs.shape
+    torch.Size([2, 6, 2])
+    >>> context_vecs[0]
+    tensor([[-0.4519,  0.2216],
+            [-0.5874,  0.0058],
+            [-0.6300, -0.0632],
+            [-0.5675, -0.0843],
+            [-0.5526, -0.0981],
+            [-0.5299, -0.1081]], grad_fn=<SelectBackward0>)
+    """
+
+    mask: Tensor
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        qkv_bias: bool = False,
+    ) -> None:
+        super().__init__()
+        self.d_in = check_positive_int("d_in", d_in)
+        self.d_out = check_positive_int("d_out", d_out)
+        self.context_length = check_positive_int("context_length", context_length)
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.dropout = nn.Dropout(check_dropout(dropout))
+        self.register_buffer("mask", causal_mask(context_length), persistent=False)
+
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend causally over the tokens of ``x``.
+
+        Args:
+            x: (b, T, d_in) or (T, d_in) the token embeddings.
+            key_padding_mask: optional (b, T) boolean, True at padding tokens
+                (or (T,) for unbatched input); no query attends to them.
+            return_weights: also return the (b, T, T) attention weights.
+
+        Returns:
+            (b, T, d_out) the context vectors, and the weights if asked.
+        """
+        x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
+        b, num_tokens, _ = x.shape
+        queries = self.W_query(x)  # (b, T, d_in) -> (b, T, d_out)
+        keys = self.W_key(x)
+        values = self.W_value(x)
+        mask = combine_masks(self.mask[:num_tokens, :num_tokens], key_padding_mask, b, num_tokens)
+        context, weights = scaled_dot_product_attention(queries, keys, values, mask, self.dropout)
+        if unbatched:
+            context, weights = context[0], weights[0]
+        return (context, weights) if return_weights else context
+
+
+def _batch_inputs(
+    x: Tensor, key_padding_mask: Tensor | None, module: nn.Module
+) -> tuple[Tensor, Tensor | None, bool]:
+    """Validate a module's input and give an unbatched (T, d_in) input a batch axis."""
+    x = check_tensor("x", x, ndim=(2, 3), last_dim=module.d_in)
+    if x.shape[-2] > module.context_length:
+        raise ValueError(
+            f"x: has {x.shape[-2]} tokens, more than context_length={module.context_length}"
+        )
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = x.unsqueeze(0)  # (T, d_in) -> (1, T, d_in)
+        if key_padding_mask is not None:
+            check_bool_mask("key_padding_mask", key_padding_mask, (x.shape[1],))
+            key_padding_mask = key_padding_mask.reshape(1, -1)  # (T,) -> (1, T)
+    return x, key_padding_mask, unbatched

@@ -1,0 +1,254 @@
+"""Scaled dot-product attention and self-attention with trainable weights.
+
+Chapter: *Trainable weights: query, key and value* (``docs/self_attention.md``).
+:func:`scaled_dot_product_attention` is the one place the package computes
+``softmax(Q K^T / sqrt(d_k)) V``; every attention class calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_bool_mask, check_positive_int, check_tensor, describe
+
+__all__ = [
+    "SelfAttentionV1",
+    "SelfAttentionV2",
+    "scaled_dot_product_attention",
+    "transfer_weights",
+]
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    mask: Tensor | None = None,
+    dropout: Callable[[Tensor], Tensor] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``softmax(query @ key^T / sqrt(d_k)) @ value``, returning the weights too.
+
+    ``d_k`` is read from ``key`` itself (its last dimension), never from a global.
+    Masked positions get weight exactly 0. A query whose keys are *all* masked (a
+    padding row) gets all-zero weights and a zero context vector, never NaN.
+
+    Args:
+        query: (..., T_q, d_k) one query per row.
+        key: (..., T_k, d_k) one key per row.
+        value: (..., T_k, d_v) one value per key.
+        mask: optional boolean tensor broadcastable to (..., T_q, T_k);
+            True = masked out (as in :func:`~attention_examples.apply_mask`).
+        dropout: optional function applied to the weights after the softmax,
+            typically an ``nn.Dropout`` (active only in training mode).
+
+    Returns:
+        ``(context, weights)``: context (..., T_q, d_v); weights (..., T_q, T_k),
+        the attention weights actually applied (after dropout).
+
+    Example (seed 003: the query of "journey" against all six keys, d_k = 2):
+
+    >>> from attention_examples import journey_inputs
+    >>> x = journey_inputs()
+    >>> _ = torch.manual_seed(123)
+    >>> W_q, W_k, W_v = (torch.randn(3, 2) for _ in range(3))
+    >>> context, weights = scaled_dot_product_attention(x[1:2] @ W_q, x @ W_k, x @ W_v)
+    >>> weights
+    tensor([[0.1704, 0.1611, 0.1652, 0.1412, 0.2505, 0.1117]])
+    >>> context
+    tensor([[0.2854, 0.4081]])
+    """
+    query = check_tensor("query", query, ndim=range(2, 9))
+    key = check_tensor("key", key, ndim=range(2, 9), last_dim=query.shape[-1], last_dim_name="d_k")
+    value = check_tensor("value", value, ndim=range(2, 9))
+    if value.shape[-2] != key.shape[-2]:
+        raise ValueError(
+            f"value: expected one value per key ({key.shape[-2]} rows), "
+            f"got shape {tuple(value.shape)}"
+        )
+    if not query.dtype == key.dtype == value.dtype:
+        raise TypeError(
+            f"query, key, value: expected one dtype, got {query.dtype}, {key.dtype}, {value.dtype}"
+        )
+    d_k = key.shape[-1]
+    scores = query @ key.transpose(-2, -1)  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
+    scores = scores / d_k**0.5
+    if mask is not None:
+        mask = check_bool_mask("mask", mask, scores.shape)
+        scores = scores.masked_fill(mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        # A row with every key masked is all -inf, and its softmax is NaN: make it zeros.
+        weights = weights.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)
+    if dropout is not None:
+        weights = dropout(weights)
+    return weights @ value, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
+
+
+_INITS: dict[str, Callable[..., Tensor]] = {"rand": torch.rand, "randn": torch.randn}
+
+
+class SelfAttentionV1(nn.Module):
+    """Self-attention with three weight matrices held as ``nn.Parameter``.
+
+    ``queries = x @ W_query``, and likewise for keys and values; then scaled
+    dot-product attention over all tokens.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each query, key, value and output vector.
+        init: how to draw the weights: ``"rand"`` (uniform in [0, 1), seed 004)
+            or ``"randn"`` (standard normal, seed 003). Drawn in the order
+            query, key, value.
+
+    Shape:
+        ``x``: (T, d_in) or (b, T, d_in) -> (T, d_out) or (b, T, d_out).
+
+    Example (seed 004, ``torch.rand`` weights):
+
+    >>> from attention_examples import journey_inputs
+    >>> _ = torch.manual_seed(123)
+    >>> sa_v1 = SelfAttentionV1(d_in=3, d_out=2)
+    >>> sa_v1(journey_inputs())
+    tensor([[0.2996, 0.8053],
+            [0.3061, 0.8210],
+            [0.3058, 0.8203],
+            [0.2948, 0.7939],
+            [0.2927, 0.7891],
+            [0.2990, 0.8040]], grad_fn=<MmBackward0>)
+
+    Seed 003 draws from a normal distribution instead:
+
+    >>> _ = torch.manual_seed(123)
+    >>> SelfAttentionV1(3, 2, init="randn")(journey_inputs())[0]
+    tensor([0.2845, 0.4071], grad_fn=<SelectBackward0>)
+    """
+
+    def __init__(self, d_in: int, d_out: int, init: Literal["rand", "randn"] = "rand") -> None:
+        super().__init__()
+        self.d_in = check_positive_int("d_in", d_in)
+        self.d_out = check_positive_int("d_out", d_out)
+        if init not in _INITS:
+            raise ValueError(f"init: expected 'rand' or 'randn', got {describe(init)}")
+        draw = _INITS[init]
+        self.W_query = nn.Parameter(draw(d_in, d_out))
+        self.W_key = nn.Parameter(draw(d_in, d_out))
+        self.W_value = nn.Parameter(draw(d_in, d_out))
+
+    def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend over the tokens of ``x``.
+
+        Args:
+            x: (T, d_in) or (b, T, d_in) the token embeddings.
+            return_weights: also return the (…, T, T) attention weights.
+
+        Returns:
+            (…, T, d_out) the context vectors, and the weights if asked.
+        """
+        x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
+        queries = x @ self.W_query  # (…, T, d_in) @ (d_in, d_out) -> (…, T, d_out)
+        keys = x @ self.W_key
+        values = x @ self.W_value
+        context, weights = scaled_dot_product_attention(queries, keys, values)
+        return (context, weights) if return_weights else context
+
+    def extra_repr(self) -> str:
+        return f"d_in={self.d_in}, d_out={self.d_out}"
+
+
+class SelfAttentionV2(nn.Module):
+    """Self-attention with the three projections as ``nn.Linear`` layers.
+
+    ``nn.Linear`` initialises its weights uniformly in ±1/sqrt(d_in) (Kaiming-style),
+    which keeps the scores small at the start of training, and can add a bias.
+    The layers are created in the order query, key, value.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: size of each query, key, value and output vector.
+        qkv_bias: give the three projections a bias term.
+
+    Shape:
+        ``x``: (T, d_in) or (b, T, d_in) -> (T, d_out) or (b, T, d_out).
+
+    Example (seed 003):
+
+    >>> from attention_examples import journey_inputs
+    >>> _ = torch.manual_seed(123)
+    >>> sa_v2 = SelfAttentionV2(d_in=3, d_out=2)
+    >>> sa_v2(journey_inputs())
+    tensor([[-0.5337, -0.1051],
+            [-0.5323, -0.1080],
+            [-0.5323, -0.1079],
+            [-0.5297, -0.1076],
+            [-0.5311, -0.1066],
+            [-0.5299, -0.1081]], grad_fn=<MmBackward0>)
+    """
+
+    def __init__(self, d_in: int, d_out: int, qkv_bias: bool = False) -> None:
+        super().__init__()
+        self.d_in = check_positive_int("d_in", d_in)
+        self.d_out = check_positive_int("d_out", d_out)
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+
+    def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend over the tokens of ``x``.
+
+        Args:
+            x: (T, d_in) or (b, T, d_in) the token embeddings.
+            return_weights: also return the (…, T, T) attention weights.
+
+        Returns:
+            (…, T, d_out) the context vectors, and the weights if asked.
+        """
+        x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
+        queries = self.W_query(x)  # (…, T, d_in) -> (…, T, d_out)
+        keys = self.W_key(x)
+        values = self.W_value(x)
+        context, weights = scaled_dot_product_attention(queries, keys, values)
+        return (context, weights) if return_weights else context
+
+
+def transfer_weights(source: SelfAttentionV2, target: SelfAttentionV1) -> SelfAttentionV1:
+    """Copy a :class:`SelfAttentionV2`'s weights into a :class:`SelfAttentionV1`.
+
+    ``nn.Linear`` stores its weight as (d_out, d_in) and computes ``x @ weight.T``,
+    so V1's (d_in, d_out) matrices receive the transposes. Afterwards both modules
+    compute the same function (seed 004's exercise).
+
+    Args:
+        source: the module whose weights are copied; must have no bias.
+        target: the module that receives them, of the same d_in and d_out.
+
+    Returns:
+        ``target``, modified in place.
+
+    >>> from attention_examples import journey_inputs
+    >>> _ = torch.manual_seed(123)
+    >>> v1, v2 = SelfAttentionV1(3, 2), SelfAttentionV2(3, 2)
+    >>> v2(journey_inputs())[0]  # seed 004's sa_v2, created right after sa_v1
+    tensor([0.5085, 0.3508], grad_fn=<SelectBackward0>)
+    >>> torch.equal(transfer_weights(v2, v1)(journey_inputs()), v2(journey_inputs()))
+    True
+    """
+    if not isinstance(source, SelfAttentionV2):
+        raise TypeError(f"source: expected a SelfAttentionV2, got {type(source).__name__}")
+    if not isinstance(target, SelfAttentionV1):
+        raise TypeError(f"target: expected a SelfAttentionV1, got {type(target).__name__}")
+    if (source.d_in, source.d_out) != (target.d_in, target.d_out):
+        raise ValueError(
+            f"target: expected d_in={source.d_in}, d_out={source.d_out} like the source, "
+            f"got d_in={target.d_in}, d_out={target.d_out}"
+        )
+    if source.W_query.bias is not None:
+        raise ValueError("source: has qkv_bias=True, but SelfAttentionV1 has no bias to copy into")
+    with torch.no_grad():
+        target.W_query.copy_(source.W_query.weight.T)
+        target.W_key.copy_(source.W_key.weight.T)
+        target.W_value.copy_(source.W_value.weight.T)
+    return target

@@ -1,0 +1,76 @@
+"""attention_examples: the code of the executable book *Attention, step by step*.
+
+One module per chapter of the book; everything a page uses is importable from here.
+"""
+
+from __future__ import annotations
+
+from .causal_attention import (
+    CausalAttention,
+    combine_masks,
+    mask_after_softmax,
+    mask_before_softmax,
+)
+from .devices import best_device
+from .journey import JOURNEY_TOKENS, journey_batch, journey_inputs
+from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask
+from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
+from .numpy_attention import numpy_attention, projection_weights, word_vectors
+from .plotting import plot_attention_heatmap
+from .self_attention import (
+    SelfAttentionV1,
+    SelfAttentionV2,
+    scaled_dot_product_attention,
+    transfer_weights,
+)
+from .simple_self_attention import (
+    attention_scores,
+    attention_scores_loop,
+    context_vector_loop,
+    dot_product_loop,
+    scores_for_query_loop,
+    self_attention_minimal,
+    simple_self_attention,
+)
+from .softmax import large_scores, softmax, softmax_naive, softmax_stable
+from .weighted_average import attention_once, weighted_average
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "JOURNEY_TOKENS",
+    "MASK_FILL",
+    "CausalAttention",
+    "MultiHeadAttention",
+    "MultiHeadAttentionWrapper",
+    "SelfAttentionV1",
+    "SelfAttentionV2",
+    "apply_mask",
+    "attention_once",
+    "attention_scores",
+    "attention_scores_loop",
+    "best_device",
+    "causal_mask",
+    "combine_masks",
+    "context_vector_loop",
+    "dot_product_loop",
+    "journey_batch",
+    "journey_inputs",
+    "large_scores",
+    "mask_after_softmax",
+    "mask_before_softmax",
+    "numpy_attention",
+    "padding_mask",
+    "plot_attention_heatmap",
+    "projection_weights",
+    "scaled_dot_product_attention",
+    "scores_for_query_loop",
+    "self_attention_minimal",
+    "simple_self_attention",
+    "softmax",
+    "softmax_naive",
+    "softmax_stable",
+    "transfer_weights",
+    "weighted_average",
+    "word_vectors",
+]

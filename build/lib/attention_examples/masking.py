@@ -1,0 +1,125 @@
+"""Masks: hide padding and future positions from attention.
+
+Chapter: *Masks* (``docs/masking.md``). Throughout the package a boolean mask
+marks with ``True`` the positions to hide, as seed 000 defines it.
+"""
+
+from __future__ import annotations
+
+from typing import overload
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._checks import as_float_array, check_positive_int, check_tensor, describe
+
+__all__ = ["MASK_FILL", "apply_mask", "causal_mask", "padding_mask"]
+
+MASK_FILL = -1e9
+"""The large negative score seed 000 writes into masked positions."""
+
+
+@overload
+def apply_mask(scores: np.ndarray, mask: np.ndarray, fill: float = ...) -> np.ndarray: ...
+@overload
+def apply_mask(scores: Tensor, mask: Tensor, fill: float = ...) -> Tensor: ...
+def apply_mask(scores, mask, fill=MASK_FILL):
+    """Return a copy of ``scores`` with the masked positions set to ``fill``.
+
+    After a softmax, a score of ``-1e9`` (the default) gives a weight of exactly 0
+    in float32 and float64 while staying finite; ``fill=-inf`` is the other common
+    choice (see the causal attention chapter). Works on NumPy arrays and tensors.
+
+    Args:
+        scores: (..., N) attention scores.
+        mask: boolean, broadcastable to ``scores``; True = masked out.
+        fill: the value written into masked positions.
+
+    Returns:
+        (..., N) the masked scores, same type and dtype as ``scores``.
+
+    Example (seed 000: the second position is padding):
+
+    >>> scores = np.array([3.0, 1.0, -2.0], dtype=np.float32)
+    >>> print(apply_mask(scores, np.array([False, True, False])))
+    [ 3.e+00 -1.e+09 -2.e+00]
+    >>> apply_mask(torch.tensor([[1.0, 2.0], [3.0, 4.0]]), causal_mask(2), fill=float("-inf"))
+    tensor([[1., -inf],
+            [3., 4.]])
+    """
+    if isinstance(scores, Tensor):
+        scores = check_tensor("scores", scores, ndim=range(1, 9), allow_inf=True)
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+            raise TypeError(
+                f"mask: expected a boolean tensor (True = masked), got {describe(mask)}"
+            )
+        try:
+            return scores.masked_fill(mask, fill)
+        except RuntimeError as err:
+            raise ValueError(
+                f"mask: shape {tuple(mask.shape)} does not broadcast to the scores' "
+                f"shape {tuple(scores.shape)}"
+            ) from err
+    scores = as_float_array("scores", scores, ndim=range(1, 9))
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"mask: expected a boolean array (True = masked), got dtype {mask.dtype}")
+    try:
+        mask = np.broadcast_to(mask, scores.shape)
+    except ValueError as err:
+        raise ValueError(
+            f"mask: shape {mask.shape} does not broadcast to the scores' shape {scores.shape}"
+        ) from err
+    masked = scores.copy()
+    masked[mask] = fill
+    return masked
+
+
+def causal_mask(num_tokens: int, device: torch.device | str | None = None) -> Tensor:
+    """The causal mask: position ``i`` may not look at any later position ``j > i``.
+
+    Args:
+        num_tokens: T, the sequence length.
+        device: where to create the mask.
+
+    Returns:
+        (T, T) boolean, True strictly above the diagonal (the future).
+
+    >>> causal_mask(4)
+    tensor([[False,  True,  True,  True],
+            [False, False,  True,  True],
+            [False, False, False,  True],
+            [False, False, False, False]])
+    """
+    check_positive_int("num_tokens", num_tokens)
+    return torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=device).triu(diagonal=1)
+
+
+def padding_mask(lengths: Tensor | list[int], num_tokens: int | None = None) -> Tensor:
+    """The key padding mask of a batch of sequences padded to a common length.
+
+    Args:
+        lengths: (b,) the true length of each sequence.
+        num_tokens: T, the padded length; defaults to the longest length.
+
+    Returns:
+        (b, T) boolean, True at padding positions (index >= length).
+
+    >>> padding_mask([3, 1], num_tokens=4)
+    tensor([[False, False, False,  True],
+            [False,  True,  True,  True]])
+    """
+    lengths = torch.as_tensor(lengths)
+    if lengths.ndim != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths: expected a 1-D sequence of ints, got {describe(lengths)}")
+    if lengths.numel() == 0 or bool((lengths < 0).any()):
+        raise ValueError(f"lengths: expected non-negative lengths, got {lengths.tolist()}")
+    longest = int(lengths.max())
+    if num_tokens is None:
+        num_tokens = longest
+    check_positive_int("num_tokens", num_tokens)
+    if longest > num_tokens:
+        raise ValueError(f"lengths: a length of {longest} exceeds num_tokens={num_tokens}")
+    positions = torch.arange(num_tokens, device=lengths.device)
+    return positions[None, :] >= lengths[:, None]

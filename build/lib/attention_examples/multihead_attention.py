@@ -1,0 +1,185 @@
+"""Multi-head attention: several causal attention heads side by side.
+
+Chapter: *Multi-head attention* (``docs/multihead_attention.md``). The seeds name
+multi-head attention in their outline but stop before it; the two classes here
+follow the form readers of the seeds' source book know.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_dropout, check_positive_int
+from .causal_attention import CausalAttention, _batch_inputs, combine_masks
+from .masking import causal_mask
+from .self_attention import scaled_dot_product_attention
+
+__all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
+
+
+class MultiHeadAttentionWrapper(nn.Module):
+    """``num_heads`` independent :class:`CausalAttention` heads, outputs concatenated.
+
+    Simple and slow: each head runs its own three projections. There is no output
+    projection, so the result has ``d_out * num_heads`` columns.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: output size of *each* head.
+        context_length: the longest sequence accepted.
+        dropout: dropout probability on each head's attention weights.
+        num_heads: how many heads.
+        qkv_bias: give the projections a bias.
+
+    Shape:
+        ``x``: (b, T, d_in) -> (b, T, d_out * num_heads); (T, d_in) -> (T, d_out * num_heads).
+
+    Example (the source book's wrapper with two heads):
+
+    >>> from attention_examples import journey_batch
+    >>> _ = torch.manual_seed(123)
+    >>> mha = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)
+    >>> context_vecs = mha(journey_batch())
+    >>> context_vecs.shape
+    torch.Size([2, 6, 4])
+    >>> context_vecs[0]
+    tensor([[-0.4519,  0.2216,  0.4772,  0.1063],
+            [-0.5874,  0.0058,  0.5891,  0.3257],
+            [-0.6300, -0.0632,  0.6202,  0.3860],
+            [-0.5675, -0.0843,  0.5478,  0.3589],
+            [-0.5526, -0.0981,  0.5321,  0.3428],
+            [-0.5299, -0.1081,  0.5077,  0.3493]], grad_fn=<SelectBackward0>)
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        num_heads: int,
+        qkv_bias: bool = False,
+    ) -> None:
+        super().__init__()
+        check_positive_int("num_heads", num_heads)
+        self.heads = nn.ModuleList(
+            CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
+            for _ in range(num_heads)
+        )
+
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+        """Run every head on ``x`` and concatenate along the last dimension.
+
+        Args:
+            x: (b, T, d_in) or (T, d_in) the token embeddings.
+            key_padding_mask: optional (b, T) boolean, True at padding tokens.
+
+        Returns:
+            (b, T, d_out * num_heads) the concatenated context vectors.
+        """
+        outputs = [head(x, key_padding_mask) for head in self.heads]  # num_heads x (b, T, d_out)
+        return torch.cat(outputs, dim=-1)  # -> (b, T, num_heads * d_out)
+
+
+class MultiHeadAttention(nn.Module):
+    """Efficient multi-head causal attention: one projection each for Q, K and V, split.
+
+    The ``d_out`` columns of each projection are cut into ``num_heads`` heads of
+    ``head_dim = d_out // num_heads`` columns; all heads attend in one batched
+    product, then an output projection ``Linear(d_out, d_out)`` mixes them.
+
+    Args:
+        d_in: size of each input embedding.
+        d_out: total output size, split across the heads; divisible by num_heads.
+        context_length: the longest sequence accepted.
+        dropout: dropout probability on the attention weights.
+        num_heads: how many heads.
+        qkv_bias: give the query, key and value projections a bias.
+
+    Shape:
+        ``x``: (b, T, d_in) -> (b, T, d_out); (T, d_in) -> (T, d_out).
+
+    Example (the source book's efficient class, same seed and sizes):
+
+    >>> from attention_examples import journey_batch
+    >>> _ = torch.manual_seed(123)
+    >>> mha = MultiHeadAttention(3, 2, context_length=6, dropout=0.0, num_heads=2)
+    >>> context_vecs = mha(journey_batch())
+    >>> context_vecs.shape
+    torch.Size([2, 6, 2])
+    >>> context_vecs[0]
+    tensor([[0.3190, 0.4858],
+            [0.2943, 0.3897],
+            [0.2856, 0.3593],
+            [0.2693, 0.3873],
+            [0.2639, 0.3928],
+            [0.2575, 0.4028]], grad_fn=<SelectBackward0>)
+    """
+
+    mask: Tensor
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float,
+        num_heads: int,
+        qkv_bias: bool = False,
+    ) -> None:
+        super().__init__()
+        self.d_in = check_positive_int("d_in", d_in)
+        self.d_out = check_positive_int("d_out", d_out)
+        self.context_length = check_positive_int("context_length", context_length)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        if d_out % num_heads:
+            raise ValueError(
+                f"d_out: must be divisible by num_heads={num_heads} to split it into heads, "
+                f"got d_out={d_out}"
+            )
+        self.head_dim = d_out // num_heads
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.out_proj = nn.Linear(d_out, d_out)
+        self.dropout = nn.Dropout(check_dropout(dropout))
+        self.register_buffer("mask", causal_mask(context_length), persistent=False)
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        """(b, T, d_out) -> (b, num_heads, T, head_dim)."""
+        b, num_tokens, _ = x.shape
+        x = x.view(b, num_tokens, self.num_heads, self.head_dim)  # -> (b, T, heads, head_dim)
+        return x.transpose(1, 2)  # -> (b, heads, T, head_dim)
+
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend causally with every head at once.
+
+        Args:
+            x: (b, T, d_in) or (T, d_in) the token embeddings.
+            key_padding_mask: optional (b, T) boolean, True at padding tokens.
+            return_weights: also return the (b, num_heads, T, T) attention weights.
+
+        Returns:
+            (b, T, d_out) the context vectors, and the weights if asked.
+        """
+        x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
+        b, num_tokens, _ = x.shape
+        queries = self.split_heads(self.W_query(x))  # (b, T, d_in) -> (b, heads, T, head_dim)
+        keys = self.split_heads(self.W_key(x))
+        values = self.split_heads(self.W_value(x))
+        mask = combine_masks(self.mask[:num_tokens, :num_tokens], key_padding_mask, b, num_tokens)
+        if mask is not None and mask.ndim == 3:
+            mask = mask[:, None]  # (b, T, T) -> (b, 1, T, T): the same mask for every head
+        context, weights = scaled_dot_product_attention(queries, keys, values, mask, self.dropout)
+        context = context.transpose(1, 2)  # (b, heads, T, head_dim) -> (b, T, heads, head_dim)
+        context = context.reshape(b, num_tokens, self.d_out)  # -> (b, T, d_out)
+        context = self.out_proj(context)
+        if unbatched:
+            context, weights = context[0], weights[0]
+        return (context, weights) if return_weights else context
