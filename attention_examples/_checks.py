@@ -3,6 +3,9 @@
 Every public entry point validates its arguments here, so that a reader who passes
 the wrong thing gets a message naming the argument, what was expected and what came,
 instead of a shape error from deep inside a matrix product.
+
+Tensors on the ``meta`` device have shapes but no values; the value checks (NaN,
+infinity, signs) skip them, so a module can be traced on ``meta`` to check shapes.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def describe(x: object) -> str:
@@ -23,11 +26,19 @@ def describe(x: object) -> str:
     return f"{type(x).__name__} {x!r}"
 
 
-def as_float_array(name: str, x: object, ndim: int | Sequence[int]) -> np.ndarray:
+def has_values(x: Tensor) -> bool:
+    """False for tensors on the ``meta`` device, which carry shapes only."""
+    return x.device.type != "meta"
+
+
+def as_float_array(
+    name: str, x: object, ndim: int | Sequence[int], *, allow_neg_inf: bool = False
+) -> np.ndarray:
     """Return ``x`` as a floating NumPy array of the given rank.
 
     Integer and boolean inputs (such as seed 001's one-hot word vectors) are
-    converted to float64; complex or object inputs are refused.
+    converted to float64; complex or object inputs are refused. NaN and infinite
+    values are refused, except ``-inf`` when ``allow_neg_inf`` (a masked score).
     """
     if isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a NumPy array, got {describe(x)}; call .numpy() first")
@@ -43,16 +54,25 @@ def as_float_array(name: str, x: object, ndim: int | Sequence[int]) -> np.ndarra
     if arr.ndim not in ranks:
         raise ValueError(f"{name}: expected a {_rank_text(ranks)} array, got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"{name}: is empty (shape {arr.shape})")
-    check_finite(name, arr)
+        raise ValueError(f"{name}: expected at least one element, got an empty array {arr.shape}")
+    if allow_neg_inf:
+        if np.isnan(arr).any() or np.isposinf(arr).any():
+            raise ValueError(f"{name}: expected finite numbers or -inf, got NaN or +inf")
+    else:
+        check_finite(name, arr)
     return arr
 
 
 def check_finite(name: str, x: np.ndarray | Tensor) -> None:
     """Refuse NaN and infinite values, which would otherwise spread silently."""
-    finite = torch.isfinite(x).all() if isinstance(x, Tensor) else np.isfinite(x).all()
+    if isinstance(x, Tensor):
+        if not has_values(x):
+            return
+        finite = torch.isfinite(x).all()
+    else:
+        finite = np.isfinite(x).all()
     if not bool(finite):
-        raise ValueError(f"{name}: contains NaN or infinite values")
+        raise ValueError(f"{name}: expected finite numbers, got NaN or infinite values")
 
 
 def _rank_text(ranks: Sequence[int]) -> str:
@@ -72,8 +92,8 @@ def check_tensor(
 ) -> Tensor:
     """Check that ``x`` is a non-empty floating tensor of the given rank and last dimension.
 
-    NaN is always refused; ``-inf``/``inf`` only unless ``allow_inf`` (scores may
-    legitimately hold ``-inf`` where they are masked).
+    NaN is always refused; ``-inf`` and ``+inf`` only unless ``allow_inf`` (scores
+    may legitimately hold ``-inf`` where they are masked).
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {describe(x)}")
@@ -93,13 +113,63 @@ def check_tensor(
             f"got shape {tuple(x.shape)}"
         )
     if x.numel() == 0:
-        raise ValueError(f"{name}: is empty (shape {tuple(x.shape)})")
+        raise ValueError(
+            f"{name}: expected at least one element, got an empty tensor of shape {tuple(x.shape)}"
+        )
     if allow_inf:
-        if bool(torch.isnan(x).any()):
-            raise ValueError(f"{name}: contains NaN values")
+        if has_values(x) and bool(torch.isnan(x).any()):
+            raise ValueError(f"{name}: expected numbers, got NaN values")
     else:
         check_finite(name, x)
     return x
+
+
+def check_no_pos_inf(name: str, x: Tensor) -> None:
+    """Refuse ``+inf``: ``-inf`` is a masked score, ``+inf`` has no meaning in a softmax."""
+    if has_values(x) and bool(torch.isposinf(x).any()):
+        raise ValueError(f"{name}: expected finite numbers or -inf, got +inf")
+
+
+def check_dim(name: str, dim: object, ndim: int) -> int:
+    """Check that ``dim`` indexes one of ``ndim`` dimensions (negative counts from the end)."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{name}: expected an int, got {describe(dim)}")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{name}: expected a dimension in [{-ndim}, {ndim - 1}], got {dim}")
+    return dim
+
+
+def check_same_dtype(names: str, *tensors: Tensor) -> None:
+    """Check that tensors that meet in one product share one dtype."""
+    dtypes = [t.dtype for t in tensors]
+    if len(set(dtypes)) > 1:
+        got = ", ".join(str(d) for d in dtypes)
+        raise TypeError(f"{names}: expected one dtype, got {got}; convert with .to(dtype)")
+
+
+def check_same_device(names: str, *tensors: Tensor) -> None:
+    """Check that tensors that meet in one product live on one device."""
+    devices = [t.device for t in tensors]
+    if len(set(devices)) > 1:
+        got = ", ".join(str(d) for d in devices)
+        raise ValueError(f"{names}: expected one device, got {got}; move them with .to(device)")
+
+
+def check_input_matches(name: str, x: Tensor, weight: Tensor) -> None:
+    """Check that an input has the dtype and device of the module weights it meets.
+
+    Under ``torch.autocast`` mixed dtypes are intended, so only the device is checked.
+    """
+    if x.device != weight.device:
+        raise ValueError(
+            f"{name}: expected a tensor on {weight.device} like the module's weights, "
+            f"got one on {x.device}; move one of them with .to(device)"
+        )
+    if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(
+            f"{name}: expected dtype {weight.dtype} like the module's weights, got {x.dtype}; "
+            f"convert the input (x.to({weight.dtype})) or the module (module.to({x.dtype}))"
+        )
 
 
 def check_positive_int(name: str, value: object) -> int:
@@ -109,6 +179,22 @@ def check_positive_int(name: str, value: object) -> int:
     if value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
     return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Check that a flag is a real bool, so that ``qkv_bias="no"`` is not read as True."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected True or False, got {describe(value)}")
+    return value
+
+
+def check_float_dtype(name: str, dtype: object) -> torch.dtype:
+    """Check that ``dtype`` is a floating ``torch.dtype``."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(
+            f"{name}: expected a floating torch.dtype such as torch.float32, got {describe(dtype)}"
+        )
+    return dtype
 
 
 def check_dropout(value: object) -> float:
@@ -135,7 +221,13 @@ def check_bool_mask(name: str, mask: object, target_shape: Sequence[int]) -> Ten
         shape = None
     if shape != torch.Size(target_shape):
         raise ValueError(
-            f"{name}: shape {tuple(mask.shape)} does not broadcast to the scores' "
-            f"shape {tuple(target_shape)}"
+            f"{name}: expected a shape that broadcasts to the scores' shape "
+            f"{tuple(target_shape)}, got {tuple(mask.shape)}"
         )
     return mask
+
+
+def module_weight(module: nn.Module) -> Tensor:
+    """The query weight of an attention module, which fixes its dtype and device."""
+    w = module.W_query
+    return w if isinstance(w, Tensor) else w.weight

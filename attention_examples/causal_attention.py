@@ -9,10 +9,15 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import (
+    check_bool,
     check_bool_mask,
     check_dropout,
+    check_input_matches,
     check_positive_int,
+    check_same_device,
     check_tensor,
+    has_values,
+    module_weight,
 )
 from .masking import causal_mask
 from .self_attention import scaled_dot_product_attention
@@ -33,10 +38,11 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
     ``(e^{s_j} / Z) / (sum_{k<=i} e^{s_k} / Z) = e^{s_j} / sum_{k<=i} e^{s_k}``.
 
     Args:
-        weights: (..., T, T) attention weights whose rows sum to 1.
+        weights: (..., T, T) non-negative attention weights (softmax output).
 
     Returns:
-        (..., T, T) causal weights: zero above the diagonal, rows summing to 1.
+        (..., T, T) causal weights: zero above the diagonal, rows summing to 1
+        (a row with no weight left on or below the diagonal stays all zero).
 
     >>> w = torch.full((3, 3), 1 / 3)
     >>> mask_after_softmax(w)
@@ -47,9 +53,18 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
     weights = check_tensor("weights", weights, ndim=range(2, 9))
     if weights.shape[-1] != weights.shape[-2]:
         raise ValueError(f"weights: expected square (..., T, T), got shape {tuple(weights.shape)}")
+    if has_values(weights) and bool((weights < 0).any()):
+        raise ValueError(
+            "weights: expected non-negative attention weights (after softmax), got a negative "
+            "value; to mask raw scores use mask_before_softmax"
+        )
     keep = ~causal_mask(weights.shape[-1], device=weights.device)  # lower triangle, diagonal in
     masked = weights * keep
-    return masked / masked.sum(dim=-1, keepdim=True)
+    row_sums = masked.sum(dim=-1, keepdim=True)
+    # Dividing by a zero row sum would give NaN; such a row has nothing to renormalise.
+    return torch.where(
+        row_sums > 0, masked / row_sums.clamp_min(torch.finfo(masked.dtype).tiny), 0.0
+    )
 
 
 def mask_before_softmax(scores: Tensor, d_k: int) -> Tensor:
@@ -97,6 +112,15 @@ def combine_masks(
     tensor([[[False,  True],
              [False,  True]]])
     """
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("num_tokens", num_tokens)
+    if causal is not None:
+        check_bool_mask("causal", causal, (num_tokens, num_tokens))
+        if causal.shape != (num_tokens, num_tokens):
+            raise ValueError(
+                f"causal: expected shape (num_tokens, num_tokens) = ({num_tokens}, {num_tokens}), "
+                f"got {tuple(causal.shape)}"
+            )
     if key_padding_mask is None:
         return causal
     check_bool_mask("key_padding_mask", key_padding_mask, (batch_size, num_tokens))
@@ -106,7 +130,10 @@ def combine_masks(
             f"got {tuple(key_padding_mask.shape)}"
         )
     padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key for every query
-    return padding if causal is None else causal | padding
+    if causal is None:
+        return padding
+    check_same_device("causal, key_padding_mask", causal, key_padding_mask)
+    return causal | padding  # (T, T) | (b, 1, T) -> (b, T, T)
 
 
 class CausalAttention(nn.Module):
@@ -127,6 +154,10 @@ class CausalAttention(nn.Module):
         ``x``: (b, T, d_in) -> (b, T, d_out), with T <= context_length. An unbatched
         (T, d_in) input gives a (T, d_out) output, as in ``torch.nn.MultiheadAttention``.
 
+    Padding: ``key_padding_mask`` (b, T), True at padding tokens, hides those keys
+    from every query (:func:`~attention_examples.padding_mask` builds one from the
+    lengths). A query that sees no key at all gets a zero vector, never NaN.
+
     Example (seed 004):
 
     >>> from attention_examples import journey_batch
@@ -142,6 +173,14 @@ class CausalAttention(nn.Module):
             [-0.5675, -0.0843],
             [-0.5526, -0.0981],
             [-0.5299, -0.1081]], grad_fn=<SelectBackward0>)
+
+    Causal means a token's output does not depend on the tokens after it:
+
+    >>> x = journey_batch()
+    >>> y = x.clone()
+    >>> y[:, 4:] = 0.0  # change the last two tokens
+    >>> torch.equal(ca(x)[:, :4], ca(y)[:, :4])
+    True
     """
 
     mask: Tensor
@@ -158,6 +197,7 @@ class CausalAttention(nn.Module):
         self.d_in = check_positive_int("d_in", d_in)
         self.d_out = check_positive_int("d_out", d_out)
         self.context_length = check_positive_int("context_length", context_length)
+        check_bool("qkv_bias", qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -179,7 +219,8 @@ class CausalAttention(nn.Module):
             return_weights: also return the (b, T, T) attention weights.
 
         Returns:
-            (b, T, d_out) the context vectors, and the weights if asked.
+            (b, T, d_out) the context vectors (T, d_out for unbatched input), and
+            the weights if asked.
         """
         x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
         b, num_tokens, _ = x.shape
@@ -200,12 +241,22 @@ def _batch_inputs(
     x = check_tensor("x", x, ndim=(2, 3), last_dim=module.d_in)
     if x.shape[-2] > module.context_length:
         raise ValueError(
-            f"x: has {x.shape[-2]} tokens, more than context_length={module.context_length}"
+            f"x: expected at most context_length={module.context_length} tokens, "
+            f"got {x.shape[-2]} (shape {tuple(x.shape)})"
         )
+    check_input_matches("x", x, module_weight(module))
     unbatched = x.ndim == 2
+    if key_padding_mask is not None:
+        expected = tuple(x.shape[:-1])  # (b, T), or (T,) unbatched
+        check_bool_mask("key_padding_mask", key_padding_mask, expected)
+        if tuple(key_padding_mask.shape) != expected:
+            raise ValueError(
+                f"key_padding_mask: expected shape {expected} (one flag per token of x), "
+                f"got {tuple(key_padding_mask.shape)}"
+            )
+        check_same_device("x, key_padding_mask", x, key_padding_mask)
     if unbatched:
         x = x.unsqueeze(0)  # (T, d_in) -> (1, T, d_in)
         if key_padding_mask is not None:
-            check_bool_mask("key_padding_mask", key_padding_mask, (x.shape[1],))
-            key_padding_mask = key_padding_mask.reshape(1, -1)  # (T,) -> (1, T)
+            key_padding_mask = key_padding_mask.unsqueeze(0)  # (T,) -> (1, T)
     return x, key_padding_mask, unbatched

@@ -2,6 +2,12 @@
 
 Each token is embedded as a 3-dimensional vector, small enough to read every number.
 The vectors are the ones used throughout seeds 002-004 (and the book they follow).
+:data:`JOURNEY_TOKENS` names the rows of :func:`journey_inputs`:
+
+>>> len(JOURNEY_TOKENS) == journey_inputs().shape[0]
+True
+>>> JOURNEY_TOKENS[1]
+'journey'
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._checks import check_positive_int
+from ._checks import check_float_dtype, check_positive_int
 
 __all__ = ["JOURNEY_TOKENS", "journey_batch", "journey_inputs"]
 
@@ -32,7 +38,8 @@ def journey_inputs(dtype: torch.dtype = torch.float32) -> Tensor:
     A fresh tensor each call, so a reader who changes it changes no one else's copy.
 
     Args:
-        dtype: floating dtype of the result.
+        dtype: floating dtype of the result (integer dtypes would truncate
+            every embedding to 0 and are refused).
 
     Returns:
         (6, 3) one 3-dimensional embedding per token of :data:`JOURNEY_TOKENS`.
@@ -43,7 +50,7 @@ def journey_inputs(dtype: torch.dtype = torch.float32) -> Tensor:
     >>> x[1]  # "journey"
     tensor([0.5500, 0.8700, 0.6600])
     """
-    return torch.tensor(_EMBEDDINGS, dtype=dtype)
+    return torch.tensor(_EMBEDDINGS, dtype=check_float_dtype("dtype", dtype))
 
 
 def journey_batch(batch_size: int = 2, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -58,6 +65,8 @@ def journey_batch(batch_size: int = 2, dtype: torch.dtype = torch.float32) -> Te
 
     >>> journey_batch().shape
     torch.Size([2, 6, 3])
+    >>> torch.equal(journey_batch(3)[2], journey_inputs())
+    True
     """
     check_positive_int("batch_size", batch_size)
     return journey_inputs(dtype).expand(batch_size, -1, -1).clone()

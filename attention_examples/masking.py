@@ -1,7 +1,18 @@
 """Masks: hide padding and future positions from attention.
 
 Chapter: *Masks* (``docs/masking.md``). Throughout the package a boolean mask
-marks with ``True`` the positions to hide, as seed 000 defines it.
+marks with ``True`` the positions to hide, as seed 000 defines it. (PyTorch's
+``torch.nn.MultiheadAttention`` uses the same convention; the boolean ``attn_mask``
+of ``torch.nn.functional.scaled_dot_product_attention`` is the opposite,
+True = may attend, so pass it ``~mask``.)
+
+A masked score is replaced by :data:`MASK_FILL`, a large negative number whose
+exponential is exactly 0 in float32:
+
+>>> MASK_FILL
+-1000000000.0
+>>> float(np.exp(np.float32(MASK_FILL)))
+0.0
 """
 
 from __future__ import annotations
@@ -12,7 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import as_float_array, check_positive_int, check_tensor, describe
+from ._checks import (
+    as_float_array,
+    check_bool_mask,
+    check_positive_int,
+    check_same_device,
+    check_tensor,
+    describe,
+)
 
 __all__ = ["MASK_FILL", "apply_mask", "causal_mask", "padding_mask"]
 
@@ -32,9 +50,9 @@ def apply_mask(scores, mask, fill=MASK_FILL):
     choice (see the causal attention chapter). Works on NumPy arrays and tensors.
 
     Args:
-        scores: (..., N) attention scores.
+        scores: (..., N) attention scores (``-inf`` allowed: already masked).
         mask: boolean, broadcastable to ``scores``; True = masked out.
-        fill: the value written into masked positions.
+        fill: the value written into masked positions: a number, not NaN.
 
     Returns:
         (..., N) the masked scores, same type and dtype as ``scores``.
@@ -48,20 +66,20 @@ def apply_mask(scores, mask, fill=MASK_FILL):
     tensor([[1., -inf],
             [3., 4.]])
     """
+    if isinstance(fill, bool) or not isinstance(fill, int | float) or fill != fill:
+        raise TypeError(f"fill: expected a number (not NaN), got {describe(fill)}")
     if isinstance(scores, Tensor):
         scores = check_tensor("scores", scores, ndim=range(1, 9), allow_inf=True)
         if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
             raise TypeError(
                 f"mask: expected a boolean tensor (True = masked), got {describe(mask)}"
             )
-        try:
-            return scores.masked_fill(mask, fill)
-        except RuntimeError as err:
-            raise ValueError(
-                f"mask: shape {tuple(mask.shape)} does not broadcast to the scores' "
-                f"shape {tuple(scores.shape)}"
-            ) from err
-    scores = as_float_array("scores", scores, ndim=range(1, 9))
+        check_bool_mask("mask", mask, scores.shape)
+        check_same_device("scores, mask", scores, mask)
+        return scores.masked_fill(mask, fill)
+    scores = as_float_array("scores", scores, ndim=range(1, 9), allow_neg_inf=True)
+    if isinstance(mask, Tensor):
+        raise TypeError(f"mask: expected a boolean NumPy array like scores, got {describe(mask)}")
     mask = np.asarray(mask)
     if mask.dtype != np.bool_:
         raise TypeError(f"mask: expected a boolean array (True = masked), got dtype {mask.dtype}")
@@ -69,7 +87,8 @@ def apply_mask(scores, mask, fill=MASK_FILL):
         mask = np.broadcast_to(mask, scores.shape)
     except ValueError as err:
         raise ValueError(
-            f"mask: shape {mask.shape} does not broadcast to the scores' shape {scores.shape}"
+            f"mask: expected a shape that broadcasts to the scores' shape {scores.shape}, "
+            f"got {mask.shape}"
         ) from err
     masked = scores.copy()
     masked[mask] = fill
@@ -93,6 +112,13 @@ def causal_mask(num_tokens: int, device: torch.device | str | None = None) -> Te
             [False, False, False, False]])
     """
     check_positive_int("num_tokens", num_tokens)
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(
+                f"device: expected a torch.device or a name such as 'cpu', got {describe(device)}"
+            ) from err
     return torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=device).triu(diagonal=1)
 
 
@@ -110,16 +136,29 @@ def padding_mask(lengths: Tensor | list[int], num_tokens: int | None = None) -> 
     tensor([[False, False, False,  True],
             [False,  True,  True,  True]])
     """
-    lengths = torch.as_tensor(lengths)
-    if lengths.ndim != 1 or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+    try:
+        lengths = torch.as_tensor(lengths)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(
+            f"lengths: expected a 1-D sequence of ints, got {describe(lengths)}"
+        ) from err
+    if lengths.ndim != 1:
+        raise ValueError(f"lengths: expected a 1-D sequence of ints, got {describe(lengths)}")
+    if lengths.numel() == 0:
+        raise ValueError("lengths: expected at least one sequence length, got none")
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
         raise TypeError(f"lengths: expected a 1-D sequence of ints, got {describe(lengths)}")
-    if lengths.numel() == 0 or bool((lengths < 0).any()):
+    if bool((lengths < 0).any()):
         raise ValueError(f"lengths: expected non-negative lengths, got {lengths.tolist()}")
     longest = int(lengths.max())
     if num_tokens is None:
+        if longest == 0:
+            raise ValueError("lengths: expected at least one non-zero length, got all zeros")
         num_tokens = longest
     check_positive_int("num_tokens", num_tokens)
     if longest > num_tokens:
-        raise ValueError(f"lengths: a length of {longest} exceeds num_tokens={num_tokens}")
+        raise ValueError(
+            f"lengths: expected lengths of at most num_tokens={num_tokens}, got {longest}"
+        )
     positions = torch.arange(num_tokens, device=lengths.device)
     return positions[None, :] >= lengths[:, None]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_dropout, check_positive_int
+from ._checks import check_bool, check_dropout, check_positive_int
 from .causal_attention import CausalAttention, _batch_inputs, combine_masks
 from .masking import causal_mask
 from .self_attention import scaled_dot_product_attention
@@ -33,7 +33,10 @@ class MultiHeadAttentionWrapper(nn.Module):
         qkv_bias: give the projections a bias.
 
     Shape:
-        ``x``: (b, T, d_in) -> (b, T, d_out * num_heads); (T, d_in) -> (T, d_out * num_heads).
+        ``x``: (b, T, d_in) -> (b, T, d_out * num_heads); an unbatched (T, d_in)
+        input gives (T, d_out * num_heads), as in ``torch.nn.MultiheadAttention``.
+        T <= context_length. ``key_padding_mask``: (b, T), or (T,) unbatched;
+        True at padding tokens.
 
     Example (the source book's wrapper with two heads):
 
@@ -62,7 +65,8 @@ class MultiHeadAttentionWrapper(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("num_heads", num_heads)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.d_in, self.d_out, self.context_length = d_in, d_out, context_length
         self.heads = nn.ModuleList(
             CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
             for _ in range(num_heads)
@@ -73,10 +77,12 @@ class MultiHeadAttentionWrapper(nn.Module):
 
         Args:
             x: (b, T, d_in) or (T, d_in) the token embeddings.
-            key_padding_mask: optional (b, T) boolean, True at padding tokens.
+            key_padding_mask: optional (b, T) boolean, True at padding tokens
+                ((T,) for unbatched input).
 
         Returns:
-            (b, T, d_out * num_heads) the concatenated context vectors.
+            (b, T, d_out * num_heads) the concatenated context vectors
+            ((T, d_out * num_heads) for unbatched input).
         """
         outputs = [head(x, key_padding_mask) for head in self.heads]  # num_heads x (b, T, d_out)
         return torch.cat(outputs, dim=-1)  # -> (b, T, num_heads * d_out)
@@ -98,7 +104,15 @@ class MultiHeadAttention(nn.Module):
         qkv_bias: give the query, key and value projections a bias.
 
     Shape:
-        ``x``: (b, T, d_in) -> (b, T, d_out); (T, d_in) -> (T, d_out).
+        ``x``: (b, T, d_in) -> (b, T, d_out); an unbatched (T, d_in) input gives
+        (T, d_out), as in ``torch.nn.MultiheadAttention``. T <= context_length.
+        ``key_padding_mask``: (b, T), or (T,) unbatched; True at padding tokens.
+
+    With ``d_in == d_out`` it computes what ``torch.nn.MultiheadAttention(d_out,
+    num_heads, batch_first=True)`` computes with ``attn_mask=causal_mask(T)``, once
+    that module's ``in_proj_weight`` holds the weights of ``W_query``, ``W_key`` and
+    ``W_value`` stacked in that order and its ``out_proj`` holds ``out_proj`` (the
+    tests check this).
 
     Example (the source book's efficient class, same seed and sizes):
 
@@ -139,6 +153,7 @@ class MultiHeadAttention(nn.Module):
                 f"got d_out={d_out}"
             )
         self.head_dim = d_out // num_heads
+        check_bool("qkv_bias", qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -162,11 +177,14 @@ class MultiHeadAttention(nn.Module):
 
         Args:
             x: (b, T, d_in) or (T, d_in) the token embeddings.
-            key_padding_mask: optional (b, T) boolean, True at padding tokens.
-            return_weights: also return the (b, num_heads, T, T) attention weights.
+            key_padding_mask: optional (b, T) boolean, True at padding tokens
+                ((T,) for unbatched input).
+            return_weights: also return the (b, num_heads, T, T) attention weights
+                ((num_heads, T, T) for unbatched input).
 
         Returns:
-            (b, T, d_out) the context vectors, and the weights if asked.
+            (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
+            the weights if asked.
         """
         x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
         b, num_tokens, _ = x.shape

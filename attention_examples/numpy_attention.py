@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax as scipy_softmax
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_positive_int, describe
 
 __all__ = ["numpy_attention", "projection_weights", "word_vectors"]
 
@@ -38,7 +38,7 @@ def projection_weights(
     seed 001's ``np.random.seed(42)`` without touching NumPy's global state.
 
     Args:
-        seed: the random seed.
+        seed: the random seed, an int in [0, 2**32).
         d_in: rows of each matrix (the word vectors' size).
         d_k: columns of each matrix (the projected size).
 
@@ -51,6 +51,12 @@ def projection_weights(
            [2, 0, 0],
            [2, 1, 2]])
     """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed: expected an int, got {describe(seed)}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed: expected an int in [0, 2**32), got {seed}")
+    check_positive_int("d_in", d_in)
+    check_positive_int("d_k", d_k)
     rng = np.random.RandomState(seed)
     W_Q = rng.randint(3, size=(d_in, d_k))
     W_K = rng.randint(3, size=(d_in, d_k))
@@ -85,6 +91,14 @@ def numpy_attention(
      [0.90965265 1.40965265 0.5       ]
      [0.99851226 1.75849334 0.75998108]
      [0.99560386 1.90407309 0.90846923]]
+
+    Mismatched shapes are reported by name, before any product is taken:
+
+    >>> W_Q, W_K, W_V = projection_weights()
+    >>> numpy_attention(word_vectors(), W_Q[:2], W_K, W_V)
+    Traceback (most recent call last):
+    ...
+    ValueError: W_Q: expected 3 rows to match the word vectors' width ...
     """
     words = as_float_array("words", words, ndim=2)
     d_in = words.shape[1]

@@ -13,7 +13,17 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool_mask, check_positive_int, check_tensor, describe
+from ._checks import (
+    check_bool,
+    check_bool_mask,
+    check_input_matches,
+    check_positive_int,
+    check_same_device,
+    check_same_dtype,
+    check_tensor,
+    describe,
+    module_weight,
+)
 
 __all__ = [
     "SelfAttentionV1",
@@ -34,7 +44,12 @@ def scaled_dot_product_attention(
 
     ``d_k`` is read from ``key`` itself (its last dimension), never from a global.
     Masked positions get weight exactly 0. A query whose keys are *all* masked (a
-    padding row) gets all-zero weights and a zero context vector, never NaN.
+    padding row) gets all-zero weights and a zero context vector, never NaN, and
+    its gradients are zero too.
+
+    Equal to ``torch.nn.functional.scaled_dot_product_attention(query, key, value,
+    attn_mask=~mask)``: PyTorch's boolean ``attn_mask`` marks the positions that
+    *may* be attended, the opposite of the convention here.
 
     Args:
         query: (..., T_q, d_k) one query per row.
@@ -42,8 +57,13 @@ def scaled_dot_product_attention(
         value: (..., T_k, d_v) one value per key.
         mask: optional boolean tensor broadcastable to (..., T_q, T_k);
             True = masked out (as in :func:`~attention_examples.apply_mask`).
+            A (..., 1, T_k) mask is a key padding mask: the same keys hidden
+            from every query.
         dropout: optional function applied to the weights after the softmax,
             typically an ``nn.Dropout`` (active only in training mode).
+
+    The leading ``...`` dimensions of query, key, value and mask must broadcast
+    together; the three tensors share one dtype and one device.
 
     Returns:
         ``(context, weights)``: context (..., T_q, d_v); weights (..., T_q, T_k),
@@ -60,6 +80,19 @@ def scaled_dot_product_attention(
     tensor([[0.1704, 0.1611, 0.1652, 0.1412, 0.2505, 0.1117]])
     >>> context
     tensor([[0.2854, 0.4081]])
+
+    A padded batch: the second sequence has one real token, so its padding
+    queries see no key at all and get zeros:
+
+    >>> from attention_examples import padding_mask
+    >>> x = torch.ones(2, 3, 4)
+    >>> pad = padding_mask([3, 1])  # (b, T_k), True at padding
+    >>> mask = pad[:, None, :] | pad[:, :, None]  # hide padded keys, and padded queries' rows
+    >>> context, weights = scaled_dot_product_attention(x, x, x, mask)
+    >>> weights[1]
+    tensor([[1., 0., 0.],
+            [0., 0., 0.],
+            [0., 0., 0.]])
     """
     query = check_tensor("query", query, ndim=range(2, 9))
     key = check_tensor("key", key, ndim=range(2, 9), last_dim=query.shape[-1], last_dim_name="d_k")
@@ -69,20 +102,34 @@ def scaled_dot_product_attention(
             f"value: expected one value per key ({key.shape[-2]} rows), "
             f"got shape {tuple(value.shape)}"
         )
-    if not query.dtype == key.dtype == value.dtype:
+    check_same_dtype("query, key, value", query, key, value)
+    check_same_device("query, key, value", query, key, value)
+    try:
+        batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except RuntimeError as err:
+        raise ValueError(
+            "query, key, value: expected leading (batch) dimensions that broadcast together, "
+            f"got shapes {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+        ) from err
+    if dropout is not None and not callable(dropout):
         raise TypeError(
-            f"query, key, value: expected one dtype, got {query.dtype}, {key.dtype}, {value.dtype}"
+            f"dropout: expected a callable such as nn.Dropout(p) or None, got {describe(dropout)}"
         )
     d_k = key.shape[-1]
     scores = query @ key.transpose(-2, -1)  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
     scores = scores / d_k**0.5
-    if mask is not None:
-        mask = check_bool_mask("mask", mask, scores.shape)
-        scores = scores.masked_fill(mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
-    if mask is not None:
-        # A row with every key masked is all -inf, and its softmax is NaN: make it zeros.
-        weights = weights.masked_fill(mask.all(dim=-1, keepdim=True), 0.0)
+    if mask is None:
+        weights = torch.softmax(scores, dim=-1)
+    else:
+        scores_shape = (*batch, query.shape[-2], key.shape[-2])
+        mask = check_bool_mask("mask", mask, scores_shape)
+        check_same_device("query, mask", query, mask)
+        # A row whose keys are all masked would be all -inf, and softmax of that is NaN
+        # (0 / 0), in the forward pass and in the gradient. Give such rows finite scores
+        # and zero their weights after the softmax instead.
+        hidden_row = mask.all(dim=-1, keepdim=True)  # (..., T_q, 1)
+        scores = scores.masked_fill(mask, float("-inf")).masked_fill(hidden_row, 0.0)
+        weights = torch.softmax(scores, dim=-1).masked_fill(hidden_row, 0.0)
     if dropout is not None:
         weights = dropout(weights)
     return weights @ value, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
@@ -131,7 +178,7 @@ class SelfAttentionV1(nn.Module):
         super().__init__()
         self.d_in = check_positive_int("d_in", d_in)
         self.d_out = check_positive_int("d_out", d_out)
-        if init not in _INITS:
+        if not isinstance(init, str) or init not in _INITS:
             raise ValueError(f"init: expected 'rand' or 'randn', got {describe(init)}")
         draw = _INITS[init]
         self.W_query = nn.Parameter(draw(d_in, d_out))
@@ -149,6 +196,7 @@ class SelfAttentionV1(nn.Module):
             (…, T, d_out) the context vectors, and the weights if asked.
         """
         x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
+        check_input_matches("x", x, module_weight(self))
         queries = x @ self.W_query  # (…, T, d_in) @ (d_in, d_out) -> (…, T, d_out)
         keys = x @ self.W_key
         values = x @ self.W_value
@@ -192,6 +240,7 @@ class SelfAttentionV2(nn.Module):
         super().__init__()
         self.d_in = check_positive_int("d_in", d_in)
         self.d_out = check_positive_int("d_out", d_out)
+        check_bool("qkv_bias", qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -207,6 +256,7 @@ class SelfAttentionV2(nn.Module):
             (…, T, d_out) the context vectors, and the weights if asked.
         """
         x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
+        check_input_matches("x", x, module_weight(self))
         queries = self.W_query(x)  # (…, T, d_in) -> (…, T, d_out)
         keys = self.W_key(x)
         values = self.W_value(x)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_tensor, describe
+from ._checks import check_dim, check_no_pos_inf, check_tensor, describe
 
 __all__ = ["large_scores", "softmax", "softmax_naive", "softmax_stable"]
 
@@ -23,7 +23,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     positions masked) gets all zeros rather than NaN. The dtype is kept.
 
     Args:
-        x: (..., N) real scores; integers are converted to float64.
+        x: (..., N) real scores (a NumPy array, or a list of numbers); integers
+            are converted to float64. NaN and ``+inf`` are refused.
         axis: the axis to normalise over.
 
     Returns:
@@ -36,16 +37,22 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     >>> print(softmax(np.array([3.0, -1e9, -2.0], dtype=np.float32)))
     [0.9933072  0.         0.00669285]
     """
-    if not isinstance(x, np.ndarray | list | tuple | float | int):
+    if not isinstance(x, np.ndarray | list | tuple | float | int) or isinstance(x, bool):
         raise TypeError(f"x: expected a NumPy array, got {describe(x)}")
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # a ragged list
+        raise TypeError(f"x: expected an array of numbers, got {describe(x)}") from err
     if arr.dtype.kind in "biu":
         arr = arr.astype(np.float64)
     elif arr.dtype.kind != "f":
         raise TypeError(f"x: expected real numbers, got an array of dtype {arr.dtype}")
     if np.isnan(arr).any() or np.isposinf(arr).any():
-        raise ValueError("x: contains NaN or +inf; softmax is undefined there")
-    if arr.ndim == 0 or arr.shape[axis] == 0:
+        raise ValueError("x: expected finite numbers or -inf, got NaN or +inf")
+    if arr.ndim == 0:
+        raise ValueError(f"x: expected at least one dimension to normalise over, got a scalar {x}")
+    check_dim("axis", axis, arr.ndim)
+    if arr.shape[axis] == 0:
         raise ValueError(f"x: expected at least one score along axis {axis}, got shape {arr.shape}")
     peak = arr.max(axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # a slice of only -inf: avoid -inf - -inf
@@ -61,7 +68,7 @@ def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:
     score passes about 88.7, and ``inf / inf`` is NaN: see :func:`large_scores`.
 
     Args:
-        x: (..., N) scores.
+        x: (..., N) floating scores; ``-inf`` means masked, NaN and ``+inf`` are refused.
         dim: the dimension to normalise over.
 
     Returns:
@@ -75,7 +82,7 @@ def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:
     >>> softmax_naive(large_scores())
     tensor([nan, nan, nan])
     """
-    x = check_tensor("x", x, ndim=range(1, 9), allow_inf=True)
+    x = _check_scores(x, dim)
     e = torch.exp(x)
     return e / e.sum(dim=dim, keepdim=True)
 
@@ -83,21 +90,35 @@ def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:
 def softmax_stable(x: Tensor, dim: int = -1) -> Tensor:
     """Softmax with the maximum subtracted first, as ``torch.softmax`` does.
 
+    Subtracting the maximum changes nothing mathematically (``exp(-max)`` cancels)
+    but keeps every exponent <= 0, so nothing overflows.
+
     Args:
-        x: (..., N) scores.
+        x: (..., N) floating scores; ``-inf`` means masked, NaN and ``+inf`` are refused.
         dim: the dimension to normalise over.
 
     Returns:
-        (..., N) weights summing to 1 along ``dim``; equal to ``torch.softmax(x, dim)``.
+        (..., N) weights summing to 1 along ``dim``; equal to ``torch.softmax(x, dim)``,
+        except that a slice of only ``-inf`` (everything masked) gives zeros, not NaN.
 
     >>> softmax_stable(large_scores())
     tensor([0.0900, 0.2447, 0.6652])
     >>> torch.softmax(large_scores(), dim=-1)
     tensor([0.0900, 0.2447, 0.6652])
     """
+    x = _check_scores(x, dim)
+    peak = x.amax(dim=dim, keepdim=True)
+    peak = torch.where(torch.isfinite(peak), peak, 0.0)  # a slice of only -inf: avoid -inf - -inf
+    e = torch.exp(x - peak)
+    total = e.sum(dim=dim, keepdim=True)
+    return torch.where(total > 0, e / total.clamp_min(torch.finfo(e.dtype).tiny), 0.0)
+
+
+def _check_scores(x: object, dim: object) -> Tensor:
     x = check_tensor("x", x, ndim=range(1, 9), allow_inf=True)
-    e = torch.exp(x - x.amax(dim=dim, keepdim=True))
-    return e / e.sum(dim=dim, keepdim=True)
+    check_no_pos_inf("x", x)
+    check_dim("dim", dim, x.ndim)
+    return x
 
 
 def large_scores() -> Tensor:
