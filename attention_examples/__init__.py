@@ -12,6 +12,14 @@ from .causal_attention import (
     mask_before_softmax,
 )
 from .devices import best_device
+from .fast_attention import (
+    FusedMultiHeadAttention,
+    KVCache,
+    decode_step,
+    generate,
+    plot_benchmark,
+    tiled_attention,
+)
 from .journey import JOURNEY_TOKENS, journey_batch, journey_inputs
 from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask
 from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
@@ -41,6 +49,8 @@ __all__ = [
     "JOURNEY_TOKENS",
     "MASK_FILL",
     "CausalAttention",
+    "FusedMultiHeadAttention",
+    "KVCache",
     "MultiHeadAttention",
     "MultiHeadAttentionWrapper",
     "SelfAttentionV1",
@@ -53,7 +63,9 @@ __all__ = [
     "causal_mask",
     "combine_masks",
     "context_vector_loop",
+    "decode_step",
     "dot_product_loop",
+    "generate",
     "journey_batch",
     "journey_inputs",
     "large_scores",
@@ -62,6 +74,7 @@ __all__ = [
     "numpy_attention",
     "padding_mask",
     "plot_attention_heatmap",
+    "plot_benchmark",
     "projection_weights",
     "scaled_dot_product_attention",
     "scores_for_query_loop",
@@ -70,6 +83,7 @@ __all__ = [
     "softmax",
     "softmax_naive",
     "softmax_stable",
+    "tiled_attention",
     "transfer_weights",
     "weighted_average",
     "word_vectors",
