@@ -7,6 +7,7 @@ lint, the build, then the tests, which read the built site.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -15,6 +16,8 @@ ROOT = Path(__file__).parent
 DOCS = ROOT / "docs"
 BUILD = ROOT / "_build"
 SITE = BUILD / "site"
+GETTEXT = BUILD / "gettext"
+CATALOGS = DOCS / "locale" / "zh_CN" / "LC_MESSAGES"
 CONSTRAINTS = ROOT / "constraints.txt"
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 LANGUAGES = ("en", "zh_CN")
@@ -46,25 +49,103 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+def sphinx_build(session: nox.Session, *args: str | Path, silent: bool = False) -> str | None:
+    """Run sphinx-build with the settings every build of the book shares."""
+    env = {"PYTHONHASHSEED": "0"}
+    return session.run("sphinx-build", *map(str, args), env=env, silent=silent)
+
+
+def build_edition(session: nox.Session, language: str, *, silent: bool = False) -> str | None:
+    """Build one edition into _build/<language>/html (notebooks in .../jupyter_execute)."""
+    edition = BUILD / language
+    return sphinx_build(
+        session,
+        "-b", "html",
+        "-W", "--keep-going", "-n",
+        "-j", "auto",
+        "-D", f"language={language}",
+        "-d", edition / "doctrees",
+        DOCS,
+        edition / "html",
+        silent=silent,
+    )  # fmt: skip
+
+
+def extract_messages(session: nox.Session) -> Path:
+    """Extract every translatable message into fresh templates in _build/gettext/pot."""
+    pot = GETTEXT / "pot"
+    shutil.rmtree(pot, ignore_errors=True)
+    sphinx_build(session, "-b", "gettext", "-q", "-d", GETTEXT / "doctrees", DOCS, pot)
+    session.run("python", str(ROOT / "tools" / "extract_theme_messages.py"), str(pot))
+    return pot
+
+
+def check_catalogs(session: nox.Session, pot: Path, *, strict: bool = True) -> None:
+    """Untranslated, fuzzy or stale catalog entries, and rejected glossary variants."""
+    session.run(
+        "python", str(ROOT / "tools" / "check_catalogs.py"), str(CATALOGS),
+        "--pot-dir", str(pot), "--glossary", str(DOCS / "glossary.toml"),
+        success_codes=[0] if strict else [0, 1],
+    )  # fmt: skip
+
+
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
-    """Build the book in English and Chinese into _build/site/{en,zh_CN}."""
+    """Build the book in English and Chinese into _build/site/{en,zh_CN}.
+
+    Each edition is built in _build/<language>/: html/ (copied into the site), doctrees/,
+    and jupyter_execute/ (the page's executed notebooks, for comparing the editions).
+    Both share the execution cache, so the Chinese build executes nothing (checked).
+    Before the Chinese build, the catalogs must be complete, without fuzzy entries and up
+    to date with the English pages; ``nox -s docs -- --draft`` builds it anyway.
+    """
     install(session, "docs")
-    env = {"PYTHONHASHSEED": "0"}
+    draft = "--draft" in session.posargs
+    build_edition(session, "en")
+    check_catalogs(session, extract_messages(session), strict=not draft)
+    if draft:
+        session.warn("--draft: the Chinese edition may contain untranslated English text")
+    output = build_edition(session, "zh_CN", silent=True) or ""
+    print(output, end="")
+    executed = [line for line in output.splitlines() if "Executing notebook" in line]
+    if executed:
+        session.error(
+            "the Chinese build executed notebooks instead of reusing the English build's "
+            "outputs from the shared cache:\n" + "\n".join(executed)
+        )
+
+    shutil.rmtree(SITE, ignore_errors=True)
     for language in LANGUAGES:
-        session.run(
-            "sphinx-build",
-            "-b", "html",
-            "-W", "--keep-going", "-n",
-            "-j", "auto",
-            "-D", f"language={language}",
-            "-d", str(BUILD / "doctrees" / language),
-            str(DOCS),
-            str(SITE / language),
-            env=env,
-        )  # fmt: skip
+        shutil.copytree(BUILD / language / "html", SITE / language,
+                        ignore=shutil.ignore_patterns(".buildinfo"))  # fmt: skip
     shutil.copy(DOCS / "_root" / "index.html", SITE / "index.html")
+    (SITE / ".nojekyll").touch()  # GitHub Pages: serve _static/ and the other _ folders
     session.log(f"The book is in {SITE}: open {SITE / 'index.html'}")
+
+
+@nox.session(python="3.11")
+def i18n(session: nox.Session) -> None:
+    """Extract the English messages and update the Chinese catalogs, then list what to translate.
+
+    Writes templates to _build/gettext/pot and merges them into
+    docs/locale/zh_CN/LC_MESSAGES/<page>.po (sphinx.po: the theme's words). A changed
+    English paragraph becomes a fuzzy entry; a new one an empty entry.
+    """
+    install(session, "docs")
+    pot = extract_messages(session)
+    session.run("sphinx-intl", "update", "-p", str(pot), "-d", str(DOCS / "locale"),
+                *[arg for language in LANGUAGES[1:] for arg in ("-l", language)])  # fmt: skip
+    check_catalogs(session, pot, strict=False)
+
+
+@nox.session(python=False)
+def serve(session: nox.Session) -> None:
+    """Serve the built site at http://127.0.0.1:8000 (``-- 8080 --bind 0.0.0.0``: port, LAN)."""
+    if not (SITE / "index.html").is_file():
+        session.error(f"no site in {SITE}: build it first with nox -s docs")
+    args = session.posargs or ["8000", "--bind", "127.0.0.1"]
+    session.log("Press Ctrl+C to stop.")
+    session.run(sys.executable, "-m", "http.server", *args, "--directory", str(SITE))
 
 
 @nox.session(python="3.11")

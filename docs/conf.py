@@ -1,19 +1,24 @@
 """Sphinx configuration of the attention book (both editions).
 
 The Chinese edition is the same source built with ``-D language=zh_CN``; its
-translations live in ``locale/zh_CN/LC_MESSAGES``.
+translations live in ``locale/zh_CN/LC_MESSAGES`` (one catalog per page, plus
+``sphinx.po`` for the theme's words). ``nox -s docs`` builds each edition into
+``_build/<language>/html`` (executed notebooks in ``_build/<language>/jupyter_execute``)
+and assembles the site in ``_build/site``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import attention_examples
 
 DOCS = Path(__file__).parent
 ROOT = DOCS.parent
+sys.path.insert(0, str(DOCS / "_ext"))
 
 project = "Attention, step by step"
 author = "The attention book authors"
@@ -25,6 +30,8 @@ extensions = [
     "myst_nb",
     "sphinx_copybutton",
     "sphinx.ext.mathjax",
+    "editions",
+    "glossary_table",
 ]
 
 language = "en"
@@ -32,6 +39,9 @@ locale_dirs = ["locale/"]
 gettext_compact = False
 gettext_uuid = False
 gettext_location = True
+# Code cells and their outputs are literal blocks, which are not extracted: code and
+# outputs are identical in both editions.
+gettext_additional_targets: list[str] = []
 
 exclude_patterns = ["_build", "_root", "locale", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 templates_path = ["_templates"]
@@ -56,8 +66,46 @@ _cache_root = Path(os.environ.get("BOOK_EXECUTION_CACHE", ROOT / "_build" / ".ju
 nb_execution_cache_path = str(_cache_root / _package_hash)
 
 # --- HTML -------------------------------------------------------------------------
+# The editions (language code -> name in its own language), each built into <site>/<code>/.
+book_editions = {"en": "English", "zh_CN": "简体中文"}
+# Settings that differ by edition (applied by _ext/editions.py when the language is set).
+book_edition_config = {
+    "zh_CN": {
+        "project": "注意力机制，一步一步",
+        "html_title": "注意力机制，一步一步",
+        "copyright": "2026，本书作者",
+    },
+}
+
 html_theme = "furo"
 html_title = project
+html_css_files = ["book.css"]
+html_js_files = ["book.js"]
+html_theme_options = {
+    # the "view" slot of furo's page header holds the notebook download (_templates/components)
+    "top_of_page_buttons": ["view"],
+}
+html_sidebars = {
+    "**": [
+        "sidebar/brand.html",
+        "sidebar/edition-switch.html",
+        "sidebar/search.html",
+        "sidebar/scroll-start.html",
+        "sidebar/navigation.html",
+        "sidebar/notebook-download.html",
+        "sidebar/scroll-end.html",
+    ]
+}
+html_copy_source = False
+html_show_sphinx = False  # furo's "Made with Sphinx and @pradyunsg's Furo" is half untranslatable
+html_show_sourcelink = False
+# Chinese search: Sphinx segments Chinese text with jieba; the dictionary holds the
+# book's terms so that 自注意力 or 因果掩码 are indexed as words.
+html_search_options = {"dict": str(DOCS / "locale" / "zh_CN" / "jieba_dict.txt")}
+
+# Copy buttons on code cells and code blocks, not on outputs (myst-nb wraps outputs in
+# div.output); prompts and console output are left out of the copied text.
+copybutton_selector = "div:not(.output) > div.highlight pre"
 copybutton_exclude = ".linenos, .gp, .go"
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True

@@ -1,0 +1,237 @@
+"""Two editions of one book: what each built page needs beyond the theme.
+
+- offline math: the parts of MathJax that ``tex-chtml`` needs, copied from the
+  ``sphinx-mathjax-offline`` package into ``_static/mathjax`` (nothing from a CDN);
+- a language switch to the same page in the other edition, as a relative URL;
+- the page's executed notebook, copied to ``_notebooks/<page>.ipynb`` for download;
+- the versions the pages were executed with and the build date, for the footer;
+- the theme's words that its templates do not mark for translation (aria labels,
+  myst-nb's "Show code cell source" prompts), translated through ``sphinx.po``.
+
+The editions are listed in ``conf.py`` as ``book_editions`` (language code -> name);
+each is built into ``<root>/<language>/``, so the other edition of ``<page>.html`` is
+``../<other language>/<page>.html`` from the edition's root.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.locale import _
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+MATHJAX_PACKAGE = "sphinx-mathjax-offline"
+# tex-chtml.js holds the TeX input, the CommonHTML output, the menu and the loader.
+# It fetches its fonts, and TeX extensions it autoloads (e.g. for \boldsymbol, \cancel),
+# relative to its own location.
+MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions")
+MATHJAX_PATH = "mathjax/tex-chtml.js"
+
+# Interface words written into the HTML without a translation call: furo's aria labels
+# and myst-nb's toggle label. Their translations live in locale/<lang>/LC_MESSAGES/sphinx.po.
+UNTRANSLATED_ATTRIBUTES = (
+    "Toggle site navigation sidebar",
+    "Toggle table of contents sidebar",
+    "Toggle Light / Dark / Auto color theme",
+    "Toggle hidden content",
+)
+
+# myst-nb's prompts of hidden cells, as its default "Show code cell {type}" expands them.
+CELL_PROMPTS = tuple(
+    f"{verb} code cell {kind}"
+    for verb in ("Show", "Hide")
+    for kind in ("content", "source", "output", "outputs")
+)
+
+VERIFIED_PACKAGES = ("torch", "numpy", "scipy", "attention_examples")
+
+
+def mathjax_source() -> Path:
+    """The MathJax distribution shipped by the sphinx-mathjax-offline package."""
+    spec = importlib.util.find_spec(MATHJAX_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"offline math needs the package {MATHJAX_PACKAGE!r} (docs dependency group); "
+            "it is not installed"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+
+
+def copy_mathjax(outdir: Path) -> None:
+    """Copy the parts of MathJax that tex-chtml.js loads into ``outdir/_static/mathjax``."""
+    source = mathjax_source()
+    target = outdir / "_static" / "mathjax"
+    for relative in MATHJAX_FILES:
+        src, dst = source / relative, target / relative
+        if not src.exists():
+            raise RuntimeError(f"MathJax file {src} is missing from {MATHJAX_PACKAGE!r}")
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+
+
+def build_date() -> str:
+    """The build date (UTC), from SOURCE_DATE_EPOCH when set so builds are reproducible."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            moment = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+        except ValueError as error:
+            raise ValueError(
+                f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {epoch!r}"
+            ) from error
+    else:
+        moment = dt.datetime.now(tz=dt.timezone.utc)
+    return moment.date().isoformat()
+
+
+def verified_versions() -> list[tuple[str, str]]:
+    """(package, version) of the packages the notebooks are executed with."""
+    return [(name, importlib.metadata.version(name)) for name in VERIFIED_PACKAGES]
+
+
+def notebook_folder(app: Sphinx) -> Path | None:
+    """Where myst-nb writes the executed notebooks of this build, if it does."""
+    config = getattr(app.env, "mystnb_config", None)
+    folder = getattr(config, "output_folder", None)
+    return Path(folder) if folder else None
+
+
+def edition_url(app: Sphinx, pagename: str, language: str) -> str:
+    """Relative URL from ``pagename`` to the same page in the edition ``language``."""
+    up = "../" * (pagename.count("/") + 1)
+    return f"{up}{language}/{app.builder.get_target_uri(pagename)}"
+
+
+def add_page_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Language switch, notebook download, versions and build date for the templates."""
+    editions: dict[str, str] = app.config.book_editions
+    current = app.config.language
+    context["book_editions"] = [
+        {
+            "language": language,
+            "tag": language.replace("_", "-"),
+            "name": name,
+            "current": language == current,
+            "url": edition_url(app, pagename, language),
+        }
+        for language, name in editions.items()
+    ]
+    folder = notebook_folder(app)
+    has_notebook = folder is not None and (folder / f"{pagename}.ipynb").is_file()
+    context["notebook_url"] = (
+        context["pathto"](f"_notebooks/{pagename}.ipynb", 1) if has_notebook else None
+    )
+    context["notebook_name"] = f"{pagename.rsplit('/', 1)[-1]}.ipynb"
+    context["verified_with"] = app.config.book_verified_with
+    context["build_date"] = app.config.book_build_date
+
+
+class TranslateCellPrompts(SphinxPostTransform):
+    """Translate myst-nb's "Show code cell source" prompts (myst-nb fills them at 199)."""
+
+    default_priority = 200
+    formats = ("html",)
+
+    def run(self, **kwargs: Any) -> None:
+        for node in self.document.findall(nodes.Element):
+            if node.__class__.__name__ != "HideCodeCellNode":
+                continue
+            for key in ("prompt_show", "prompt_hide"):
+                if node.get(key) in CELL_PROMPTS:
+                    node[key] = _(node[key])
+
+
+def translate_attributes(outdir: Path) -> None:
+    """Translate the theme's hard-coded aria-label and title texts in every page."""
+    replacements = {}
+    for text in UNTRANSLATED_ATTRIBUTES:
+        translated = _(text)
+        if translated != text:
+            for attribute in ("aria-label", "title"):
+                replacements[f'{attribute}="{escape(text)}"'] = (
+                    f'{attribute}="{escape(translated)}"'
+                )
+    if not replacements:
+        return
+    for page in outdir.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        changed = html
+        for old, new in replacements.items():
+            changed = changed.replace(old, new)
+        if changed != html:
+            page.write_text(changed, encoding="utf-8")
+
+
+def copy_notebooks(app: Sphinx, outdir: Path) -> None:
+    """Copy each page's executed notebook to ``_notebooks/<page>.ipynb``."""
+    folder = notebook_folder(app)
+    if folder is None:
+        return
+    for docname in sorted(app.env.found_docs):
+        source = folder / f"{docname}.ipynb"
+        if source.is_file():
+            target = outdir / "_notebooks" / f"{docname}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def finish_build(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    copy_mathjax(outdir)
+    copy_notebooks(app, outdir)
+    translate_attributes(outdir)
+
+
+def check_config(app: Sphinx, config: Any) -> None:
+    editions = config.book_editions
+    if not editions or not isinstance(editions, dict):
+        raise ValueError(
+            f"book_editions must map language codes to names, e.g. {{'en': 'English'}}, "
+            f"got {editions!r}"
+        )
+    if config.language not in editions:
+        raise ValueError(
+            f"language {config.language!r} is not one of the editions in book_editions: "
+            f"{sorted(editions)}"
+        )
+    for name, value in config.book_edition_config.get(config.language, {}).items():
+        if name not in config:
+            raise ValueError(
+                f"book_edition_config[{config.language!r}] sets {name!r}, "
+                "which is not a Sphinx setting"
+            )
+        config[name] = value
+    config.mathjax_path = MATHJAX_PATH
+    config.book_verified_with = verified_versions()
+    config.book_build_date = build_date()
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("book_editions", {"en": "English"}, "html", types=frozenset({dict}))
+    app.add_config_value("book_edition_config", {}, "env", types=frozenset({dict}))
+    app.add_config_value("book_verified_with", [], "html")
+    app.add_config_value("book_build_date", "", "html")
+    app.connect("config-inited", check_config)
+    app.connect("html-page-context", add_page_context)
+    app.connect("build-finished", finish_build)
+    app.add_post_transform(TranslateCellPrompts)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
