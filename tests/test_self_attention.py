@@ -1,0 +1,497 @@
+"""Tests of attention_examples.self_attention (seeds 003 and 004: trainable weights)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+from torch.testing import assert_close
+
+from attention_examples import (
+    SelfAttentionV1,
+    SelfAttentionV2,
+    journey_batch,
+    journey_inputs,
+    scaled_dot_product_attention,
+    transfer_weights,
+)
+
+FOUR_DECIMALS = {"rtol": 0.0, "atol": 5.1e-5}
+
+# seed 004, In [20] and In [33]: SelfAttention_v2 created right after SelfAttention_v1
+SEED_004_V2 = torch.tensor(
+    [
+        [0.5085, 0.3508],
+        [0.5084, 0.3508],
+        [0.5084, 0.3506],
+        [0.5074, 0.3471],
+        [0.5076, 0.3446],
+        [0.5077, 0.3493],
+    ]
+)
+
+
+# --- seed 003: torch.randn weights -------------------------------------------------------
+
+
+@pytest.fixture
+def randn_v1() -> SelfAttentionV1:
+    torch.manual_seed(123)
+    return SelfAttentionV1(d_in=3, d_out=2, init="randn")
+
+
+def test_randn_weights_seed_003(randn_v1: SelfAttentionV1) -> None:
+    # seed 003, In [19]: W_q, W_k, W_v drawn with torch.randn after torch.manual_seed(123)
+    W_q = torch.tensor([[-0.1115, 0.1204], [-0.3696, -0.2404], [-1.1969, 0.2093]])
+    W_k = torch.tensor([[-0.9724, -0.7550], [0.3239, -0.1085], [0.2103, -0.3908]])
+    W_v = torch.tensor([[0.2350, 0.6653], [0.3528, 0.9728], [-0.0386, -0.8861]])
+    assert_close(randn_v1.W_query.detach(), W_q, **FOUR_DECIMALS)
+    assert_close(randn_v1.W_key.detach(), W_k, **FOUR_DECIMALS)
+    assert_close(randn_v1.W_value.detach(), W_v, **FOUR_DECIMALS)
+
+
+def test_one_query_step_by_step_seed_003(randn_v1: SelfAttentionV1) -> None:
+    x = journey_inputs()
+    with torch.no_grad():
+        query_2 = x[1] @ randn_v1.W_query
+        keys = x @ randn_v1.W_key
+        values = x @ randn_v1.W_value
+    # seed 003, In [20]
+    assert_close(query_2, torch.tensor([-1.1729, -0.0048]), **FOUR_DECIMALS)
+    # seed 003, In [21]
+    expected_keys = torch.tensor(
+        [
+            [-0.1823, -0.6888],
+            [-0.1142, -0.7676],
+            [-0.1443, -0.7728],
+            [0.0434, -0.3580],
+            [-0.6467, -0.6476],
+            [0.3262, -0.3395],
+        ]
+    )
+    assert_close(keys, expected_keys, **FOUR_DECIMALS)
+    # seed 003, In [22]: key_2 and the single score query_2 . key_2
+    assert_close(keys[1], torch.tensor([-0.1142, -0.7676]), **FOUR_DECIMALS)
+    assert_close(torch.dot(query_2, keys[1]), torch.tensor(0.1376), **FOUR_DECIMALS)
+    # seed 003, In [23]: all six scores of query 2
+    expected_scores = torch.tensor([0.2172, 0.1376, 0.1730, -0.0491, 0.7616, -0.3809])
+    assert_close(query_2 @ keys.T, expected_scores, **FOUR_DECIMALS)
+    # seed 003, In [24]-[26]: weights scaled by sqrt(d_k = 2), their sum, the context vector
+    context, weights = scaled_dot_product_attention(query_2[None], keys, values)
+    expected_weights = torch.tensor([[0.1704, 0.1611, 0.1652, 0.1412, 0.2505, 0.1117]])
+    assert_close(weights, expected_weights, **FOUR_DECIMALS)
+    assert_close(weights.sum(), torch.tensor(1.0), **FOUR_DECIMALS)
+    assert_close(context, torch.tensor([[0.2854, 0.4081]]), **FOUR_DECIMALS)
+
+
+def test_v1_randn_seed_003(randn_v1: SelfAttentionV1) -> None:
+    # seed 003, In [43]: SelfAttention_V1 with torch.randn weights after torch.manual_seed(123)
+    expected = torch.tensor(
+        [
+            [0.2845, 0.4071],
+            [0.2854, 0.4081],
+            [0.2854, 0.4075],
+            [0.2864, 0.3974],
+            [0.2863, 0.3910],
+            [0.2860, 0.4039],
+        ]
+    )
+    assert_close(randn_v1(journey_inputs()), expected, **FOUR_DECIMALS)
+
+
+def test_v2_seed_003() -> None:
+    # seed 003, In [49]: SelfAttention_V2 right after torch.manual_seed(123)
+    torch.manual_seed(123)
+    sa_v2 = SelfAttentionV2(d_in=3, d_out=2)
+    expected = torch.tensor(
+        [
+            [-0.5337, -0.1051],
+            [-0.5323, -0.1080],
+            [-0.5323, -0.1079],
+            [-0.5297, -0.1076],
+            [-0.5311, -0.1066],
+            [-0.5299, -0.1081],
+        ]
+    )
+    assert_close(sa_v2(journey_inputs()), expected, **FOUR_DECIMALS)
+
+
+# --- seed 004: torch.rand weights --------------------------------------------------------
+
+
+def test_one_query_with_rand_weights_seed_004() -> None:
+    # seed 004, In [10]: W_query, W_key, W_value = torch.rand(3, 2) each after manual_seed(123)
+    torch.manual_seed(123)
+    sa = SelfAttentionV1(3, 2)
+    x = journey_inputs()
+    with torch.no_grad():
+        query_2, keys, values = x[1] @ sa.W_query, x @ sa.W_key, x @ sa.W_value
+        assert keys.shape == values.shape == (6, 2)  # "keys.shape: torch.Size([6, 2])"
+        expected_scores = torch.tensor([1.2705, 1.8524, 1.8111, 1.0795, 0.5577, 1.5440])
+        assert_close(query_2 @ keys.T, expected_scores, **FOUR_DECIMALS)
+        context, weights = scaled_dot_product_attention(query_2[None], keys, values)
+    expected_weights = torch.tensor([[0.1500, 0.2264, 0.2199, 0.1311, 0.0906, 0.1820]])
+    assert_close(weights, expected_weights, **FOUR_DECIMALS)
+    assert_close(context, torch.tensor([[0.3061, 0.8210]]), **FOUR_DECIMALS)
+
+
+def test_v1_and_v2_seed_004() -> None:
+    torch.manual_seed(123)
+    sa_v1 = SelfAttentionV1(3, 2)
+    sa_v2 = SelfAttentionV2(3, 2)  # seed 004 creates it right after sa_v1, without reseeding
+    x = journey_inputs()
+    # seed 004, In [16]
+    expected_v1 = torch.tensor(
+        [
+            [0.2996, 0.8053],
+            [0.3061, 0.8210],
+            [0.3058, 0.8203],
+            [0.2948, 0.7939],
+            [0.2927, 0.7891],
+            [0.2990, 0.8040],
+        ]
+    )
+    assert_close(sa_v1(x), expected_v1, **FOUR_DECIMALS)
+    # seed 004, In [20]
+    assert_close(sa_v2(x), SEED_004_V2, **FOUR_DECIMALS)
+    # seed 004, In [33]: after copying V2's weights into V1 both print the same numbers
+    assert transfer_weights(sa_v2, sa_v1) is sa_v1
+    assert_close(sa_v1(x), SEED_004_V2, **FOUR_DECIMALS)
+    assert torch.equal(sa_v1(x), sa_v2(x))
+
+
+@given(
+    seed=st.integers(0, 2**31),
+    d_in=st.integers(1, 6),
+    d_out=st.integers(1, 6),
+    shape=st.sampled_from([(1,), (5,), (2, 4), (3, 1)]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_v1_and_v2_agree_after_transfer(seed, d_in, d_out, shape, dtype) -> None:
+    torch.manual_seed(seed)
+    v1 = SelfAttentionV1(d_in, d_out).to(dtype)
+    v2 = SelfAttentionV2(d_in, d_out).to(dtype)
+    x = torch.randn(*shape, d_in, dtype=dtype)
+    transfer_weights(v2, v1)
+    out1, w1 = v1(x, return_weights=True)
+    out2, w2 = v2(x, return_weights=True)
+    assert_close(out1, out2)
+    assert_close(w1, w2)
+    assert out1.shape == (*shape, d_out)
+    assert w1.shape == (*shape[:-1], shape[-1], shape[-1])
+
+
+@given(seed=st.integers(0, 2**31), num_tokens=st.integers(2, 7), qkv_bias=st.booleans())
+def test_non_causal_self_attention_is_permutation_equivariant(seed, num_tokens, qkv_bias) -> None:
+    torch.manual_seed(seed)
+    sa = SelfAttentionV2(4, 3, qkv_bias=qkv_bias).double()
+    x = torch.randn(num_tokens, 4, dtype=torch.float64)
+    perm = torch.randperm(num_tokens)
+    out, w = sa(x, return_weights=True)
+    out_p, w_p = sa(x[perm], return_weights=True)
+    assert_close(out_p, out[perm])
+    assert_close(w_p, w[perm][:, perm])
+
+
+def test_batched_input_equals_one_sequence_at_a_time() -> None:
+    torch.manual_seed(0)
+    sa = SelfAttentionV2(3, 2)
+    batch = torch.randn(4, 5, 3)
+    out = sa(batch)
+    for b in range(4):
+        assert_close(out[b], sa(batch[b]))
+
+
+# --- scaled_dot_product_attention against PyTorch ----------------------------------------
+
+
+@st.composite
+def attention_problems(draw):
+    """Random query, key, value and (maybe) a mask in this package's convention."""
+    seed = draw(st.integers(0, 2**31))
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    batch = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    t_q, t_k = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    d_k, d_v = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(*batch, t_q, d_k, generator=g, dtype=dtype)
+    k = torch.randn(*batch, t_k, d_k, generator=g, dtype=dtype)
+    v = torch.randn(*batch, t_k, d_v, generator=g, dtype=dtype)
+    kind = draw(st.sampled_from(["none", "causal", "full", "keys", "shared"]))
+    p = draw(st.sampled_from([0.2, 0.5, 0.9]))
+    if kind == "none":
+        mask = None
+    elif kind == "causal":  # top-left aligned, as torch's is_causal
+        mask = torch.ones(t_q, t_k, dtype=torch.bool).triu(diagonal=1)
+    elif kind == "full":  # one mask per batch item and query
+        mask = torch.rand(*batch, t_q, t_k, generator=g) < p
+    elif kind == "keys":  # key padding: the same keys hidden from every query
+        mask = torch.rand(*batch, 1, t_k, generator=g) < p
+    else:  # one (T_q, T_k) mask shared by the batch
+        mask = torch.rand(t_q, t_k, generator=g) < p
+    return q, k, v, mask, kind
+
+
+@given(attention_problems())
+def test_matches_torch_scaled_dot_product_attention(problem) -> None:
+    q, k, v, mask, kind = problem
+    context, weights = scaled_dot_product_attention(q, k, v, mask)
+    if kind == "causal":
+        expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    else:
+        # torch's boolean attn_mask marks what may be attended: the opposite convention
+        expected = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=None if mask is None else ~mask
+        )
+    assert_close(context, expected)
+    assert_close(weights @ v, context)
+
+
+@given(attention_problems())
+def test_weights_rows_sum_to_one_and_masked_positions_get_zero(problem) -> None:
+    q, k, v, mask, _ = problem
+    _, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert torch.isfinite(weights).all()
+    assert (weights >= 0).all()
+    sums = weights.sum(dim=-1)
+    if mask is None:
+        assert_close(sums, torch.ones_like(sums))
+        return
+    mask = mask.expand_as(weights)
+    assert (weights[mask] == 0).all()
+    hidden_row = mask.all(dim=-1)
+    assert_close(sums[~hidden_row], torch.ones_like(sums[~hidden_row]))
+    assert (sums[hidden_row] == 0).all()  # nothing to attend to: zeros, never NaN
+
+
+@given(attention_problems())
+def test_matches_a_direct_computation_in_float64(problem) -> None:
+    q, k, v, mask, _ = problem
+    q, k, v = q.double(), k.double(), v.double()
+    _, weights = scaled_dot_product_attention(q, k, v, mask)
+    scores = q @ k.transpose(-2, -1) / k.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(mask, -torch.inf)
+    expected = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # all-masked rows: 0/0 -> 0
+    assert_close(weights, expected)
+
+
+def test_all_masked_rows_have_zero_outputs_and_finite_gradients() -> None:
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 4, generator=g, requires_grad=True) for _ in range(3))
+    mask = torch.tensor([[True, True, True], [False, True, True], [False, False, False]])
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        anomaly = torch.autograd.detect_anomaly(check_nan=True)
+    with anomaly:  # raises if any backward step produces NaN
+        context, weights = scaled_dot_product_attention(q, k, v, mask)
+        (context.sum() + (weights * torch.arange(3.0)).sum()).backward()
+    assert torch.equal(context[:, 0], torch.zeros(2, 4))
+    assert torch.equal(weights[:, 0], torch.zeros(2, 3))
+    for t in (q, k, v):
+        assert torch.isfinite(t.grad).all()
+    assert torch.equal(q.grad[:, 0], torch.zeros(2, 4))  # a query that sees nothing learns nothing
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_gradcheck(masked: bool) -> None:
+    g = torch.Generator().manual_seed(1)
+    q = torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(2, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(2, 5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    mask = None
+    if masked:  # includes a fully masked row
+        mask = torch.rand(2, 3, 5, generator=g) < 0.5
+        mask[0, 1] = True
+    assert torch.autograd.gradcheck(
+        lambda q, k, v: scaled_dot_product_attention(q, k, v, mask), (q, k, v)
+    )
+
+
+@given(seed=st.integers(0, 2**31), p=st.sampled_from([0.1, 0.5, 0.8]))
+def test_dropout_scales_kept_weights_and_zeroes_the_rest(seed: int, p: float) -> None:
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(2, 6, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    mask = torch.ones(6, 6, dtype=torch.bool).triu(diagonal=1)
+    _, plain = scaled_dot_product_attention(q, k, v, mask)
+    dropout = nn.Dropout(p)
+    torch.manual_seed(seed)
+    context, dropped = scaled_dot_product_attention(q, k, v, mask, dropout)
+    kept = dropped != 0
+    assert_close(dropped[kept], plain[kept] / (1 - p))
+    assert (dropped[~kept] == 0).all()
+    assert_close(context, dropped @ v)
+    # eval mode: dropout does nothing
+    dropout.eval()
+    context_eval, weights_eval = scaled_dot_product_attention(q, k, v, mask, dropout)
+    assert torch.equal(weights_eval, plain)
+    assert torch.equal(context_eval, plain @ v)
+
+
+def test_modules_return_their_weights() -> None:
+    torch.manual_seed(0)
+    for module in (SelfAttentionV1(3, 2), SelfAttentionV2(3, 2)):
+        out, weights = module(journey_batch(), return_weights=True)
+        assert out.shape == (2, 6, 2)
+        assert weights.shape == (2, 6, 6)
+        assert_close(weights.sum(-1), torch.ones(2, 6))
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+Q = torch.ones(2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        ((Q[0, 0], Q, Q), ValueError, r"query: expected a 2-D or higher tensor, got shape \(4,\)"),
+        (
+            (Q, torch.ones(2, 3, 5), Q),
+            ValueError,
+            r"key: expected the last dimension to be d_k=4, got shape \(2, 3, 5\)",
+        ),
+        (
+            (Q, Q, torch.ones(2, 2, 4)),
+            ValueError,
+            r"value: expected one value per key \(3 rows\), got shape \(2, 2, 4\)",
+        ),
+        (
+            (Q, Q.double(), Q),
+            TypeError,
+            r"query, key, value: expected one dtype, got torch.float32, torch.float64, torch.fl",
+        ),
+        (
+            (Q.long(), Q, Q),
+            TypeError,
+            r"query: expected a floating-point tensor, got dtype torch.int64",
+        ),
+        ((Q, Q, Q.int()), TypeError, r"value: expected a floating-point tensor.*x.float\(\)"),
+        ((Q, Q * torch.nan, Q), ValueError, r"key: expected finite numbers, got NaN or infinite"),
+        ((Q, Q, Q * torch.inf), ValueError, r"value: expected finite numbers, got NaN or infinite"),
+        (
+            (torch.ones(2, 0, 4), Q, Q),
+            ValueError,
+            r"query: expected at least one element.*\(2, 0, 4\)",
+        ),
+        (
+            (torch.ones(2, 3, 4), torch.ones(3, 3, 4), torch.ones(3, 3, 4)),
+            ValueError,
+            r"query, key, value: expected leading \(batch\) dimensions that broadcast together",
+        ),
+        ((Q.numpy(), Q, Q), TypeError, r"query: expected a torch.Tensor, got a float32 array"),
+    ],
+)
+def test_sdpa_rejects_bad_tensors(args, error, match) -> None:
+    with pytest.raises(error, match=match):
+        scaled_dot_product_attention(*args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"mask": torch.zeros(3, 3)},
+            TypeError,
+            r"mask: expected dtype torch.bool \(True = masked out\), got torch.float32",
+        ),
+        ({"mask": [[True]]}, TypeError, r"mask: expected a boolean torch.Tensor, got list"),
+        (
+            {"mask": torch.zeros(4, 4, dtype=torch.bool)},
+            ValueError,
+            r"mask: expected a shape that broadcasts to the scores' shape \(2, 3, 3\), got \(4, 4",
+        ),
+        (
+            {"mask": torch.zeros(5, 2, 3, 3, dtype=torch.bool)},  # would grow the batch
+            ValueError,
+            r"mask: expected a shape that broadcasts to the scores' shape \(2, 3, 3\)",
+        ),
+        (
+            {"dropout": 0.1},
+            TypeError,
+            r"dropout: expected a callable such as nn.Dropout\(p\) or None, got float 0.1",
+        ),
+    ],
+)
+def test_sdpa_rejects_bad_masks_and_dropout(kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        scaled_dot_product_attention(Q, Q, Q, **kwargs)
+
+
+@pytest.mark.parametrize("cls", [SelfAttentionV1, SelfAttentionV2])
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        (torch.ones(3), ValueError, r"x: expected a 2-D or 3-D tensor, got shape \(3,\)"),
+        (torch.ones(1, 2, 6, 3), ValueError, r"x: expected a 2-D or 3-D tensor, got shape"),
+        (torch.ones(6, 4), ValueError, r"x: expected the last dimension to be d_in=3, got shape"),
+        (torch.ones(6, 3, dtype=torch.int64), TypeError, r"x: expected a floating-point tensor"),
+        (torch.full((6, 3), torch.nan), ValueError, r"x: expected finite numbers"),
+        (torch.ones(0, 3), ValueError, r"x: expected at least one element.*\(0, 3\)"),
+        (
+            torch.ones(6, 3, dtype=torch.float64),
+            TypeError,
+            r"x: expected dtype torch.float32 like the module's weights, got torch.float64",
+        ),
+    ],
+)
+def test_modules_reject_bad_input(cls, x, error, match) -> None:
+    module = cls(3, 2)
+    with pytest.raises(error, match=match):
+        module(x)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: SelfAttentionV1(0, 2), ValueError, r"d_in: expected a positive int, got 0"),
+        (lambda: SelfAttentionV1(3, 2.0), TypeError, r"d_out: expected a positive int, got float"),
+        (
+            lambda: SelfAttentionV1(3, 2, init="uniform"),
+            ValueError,
+            r"init: expected 'rand' or 'randn', got str 'uniform'",
+        ),
+        (lambda: SelfAttentionV1(3, 2, init=["rand"]), ValueError, r"init: expected 'rand' or"),
+        (lambda: SelfAttentionV2(-3, 2), ValueError, r"d_in: expected a positive int, got -3"),
+        (
+            lambda: SelfAttentionV2(3, 2, qkv_bias="no"),
+            TypeError,
+            r"qkv_bias: expected True or False, got str 'no'",
+        ),
+    ],
+)
+def test_constructors_reject(make, error, match) -> None:
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("make_args", "error", "match"),
+    [
+        (
+            lambda: (SelfAttentionV1(3, 2), SelfAttentionV1(3, 2)),
+            TypeError,
+            r"source: expected a SelfAttentionV2, got SelfAttentionV1",
+        ),
+        (
+            lambda: (SelfAttentionV2(3, 2), SelfAttentionV2(3, 2)),
+            TypeError,
+            r"target: expected a SelfAttentionV1, got SelfAttentionV2",
+        ),
+        (
+            lambda: (SelfAttentionV2(3, 2), SelfAttentionV1(3, 4)),
+            ValueError,
+            r"target: expected d_in=3, d_out=2 like the source, got d_in=3, d_out=4",
+        ),
+        (
+            lambda: (SelfAttentionV2(3, 2, qkv_bias=True), SelfAttentionV1(3, 2)),
+            ValueError,
+            r"source: has qkv_bias=True, but SelfAttentionV1 has no bias",
+        ),
+    ],
+)
+def test_transfer_weights_rejects(make_args, error, match) -> None:
+    with pytest.raises(error, match=match):
+        transfer_weights(*make_args())

@@ -1,0 +1,259 @@
+"""Tests of attention_examples.simple_self_attention (seeds 002 and 003; seed 000 section 1.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from torch.testing import assert_close
+
+from attention_examples import (
+    attention_scores,
+    attention_scores_loop,
+    context_vector_loop,
+    dot_product_loop,
+    journey_inputs,
+    scores_for_query_loop,
+    self_attention_minimal,
+    simple_self_attention,
+)
+
+FOUR_DECIMALS = {"rtol": 0.0, "atol": 5.1e-5}
+
+# seed 002 In [25], seed 003 In [12] and In [13], seed 004 In [8]
+SEED_SCORES = torch.tensor(
+    [
+        [0.9995, 0.9544, 0.9422, 0.4753, 0.4576, 0.6310],
+        [0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865],
+        [0.9422, 1.4754, 1.4570, 0.8296, 0.7154, 1.0605],
+        [0.4753, 0.8434, 0.8296, 0.4937, 0.3474, 0.6565],
+        [0.4576, 0.7070, 0.7154, 0.3474, 0.6654, 0.2935],
+        [0.6310, 1.0865, 1.0605, 0.6565, 0.2935, 0.9450],
+    ]
+)
+# seed 002 In [30], seed 003 In [14]
+SEED_WEIGHTS = torch.tensor(
+    [
+        [0.2098, 0.2006, 0.1981, 0.1242, 0.1220, 0.1452],
+        [0.1385, 0.2379, 0.2333, 0.1240, 0.1082, 0.1581],
+        [0.1390, 0.2369, 0.2326, 0.1242, 0.1108, 0.1565],
+        [0.1435, 0.2074, 0.2046, 0.1462, 0.1263, 0.1720],
+        [0.1526, 0.1958, 0.1975, 0.1367, 0.1879, 0.1295],
+        [0.1385, 0.2184, 0.2128, 0.1420, 0.0988, 0.1896],
+    ]
+)
+# seed 002 In [31], seed 003 In [16] and In [17], seed 004 In [8]
+SEED_CONTEXTS = torch.tensor(
+    [
+        [0.4421, 0.5931, 0.5790],
+        [0.4419, 0.6515, 0.5683],
+        [0.4431, 0.6496, 0.5671],
+        [0.4304, 0.6298, 0.5510],
+        [0.4671, 0.5910, 0.5266],
+        [0.4177, 0.6503, 0.5645],
+    ]
+)
+
+
+def test_dot_products_seed_003() -> None:
+    x = journey_inputs()
+    # seed 003, In [4]: torch.dot(input_query, input_1)
+    assert_close(dot_product_loop(x[1], x[0]), torch.tensor(0.9544), **FOUR_DECIMALS)
+    # seed 003, In [5]: the running sum of "journey" with itself prints 0.3025, 1.0594, 1.4950
+    for k, expected in zip((1, 2, 3), (0.3025, 1.0594, 1.4950), strict=True):
+        assert_close(dot_product_loop(x[1, :k], x[1, :k]), torch.tensor(expected), **FOUR_DECIMALS)
+    # seed 003, In [6]
+    assert_close(dot_product_loop(x[1], x[1]), torch.tensor(1.4950), **FOUR_DECIMALS)
+
+
+def test_scores_for_journey_seeds_002_to_004() -> None:
+    # seed 002 In [21], seed 003 In [7], seed 004 In [4]
+    x = journey_inputs()
+    expected = torch.tensor([0.9544, 1.4950, 1.4754, 0.8434, 0.7070, 1.0865])
+    assert_close(scores_for_query_loop(x, x[1]), expected, **FOUR_DECIMALS)
+
+
+def test_context_vector_of_journey_seeds_002_to_004() -> None:
+    # seed 002 In [23], seed 003 In [11], seed 004 In [22]
+    x = journey_inputs()
+    weights = torch.softmax(scores_for_query_loop(x, x[1]), dim=0)
+    expected = torch.tensor([0.4419, 0.6515, 0.5683])
+    assert_close(context_vector_loop(x, weights), expected, **FOUR_DECIMALS)
+
+
+@pytest.mark.parametrize("fn", [attention_scores_loop, attention_scores])
+def test_all_scores_seeds_002_to_004(fn) -> None:
+    assert_close(fn(journey_inputs()), SEED_SCORES, **FOUR_DECIMALS)
+
+
+def test_simple_self_attention_seeds_002_to_004() -> None:
+    context, weights = simple_self_attention(journey_inputs())
+    assert_close(weights, SEED_WEIGHTS, **FOUR_DECIMALS)
+    # seed 003 In [15], seed 002 In [30]: "All row sums: tensor([1.0000, ... 1.0000])"
+    assert_close(weights.sum(dim=-1), torch.ones(6), **FOUR_DECIMALS)
+    assert_close(context, SEED_CONTEXTS, **FOUR_DECIMALS)
+
+
+def test_self_attention_minimal_seed_000() -> None:
+    # seed 000, In [16]: X = np.random.randn(4, 3).astype(np.float32) after np.random.seed(0)
+    X = np.random.RandomState(0).randn(4, 3).astype(np.float32)
+    # seed 000, In [17]: the inputs, to show this X is the seed's X
+    seed_x = [
+        [1.7640524, 0.4001572, 0.978738],
+        [2.2408931, 1.867558, -0.9772779],
+        [0.95008844, -0.1513572, -0.10321885],
+        [0.41059852, 0.14404356, 1.4542735],
+    ]
+    assert_allclose(X, seed_x, rtol=1e-7)
+    Y = self_attention_minimal(X)
+    # seed 000, In [16]: shapes (4, 3) in and out; In [19]: Y, float32
+    assert Y.shape == (4, 3)
+    assert Y.dtype == np.float32
+    seed_y = [
+        [1.7975295, 0.85911125, 0.3104185],
+        [2.238525, 1.8615676, -0.9702689],
+        [1.7368875, 0.9578309, -0.05566131],
+        [1.0923121, 0.30132565, 1.0670953],
+    ]
+    # float32 sums of 4 terms may differ from the seed's loop in the last printed digit
+    assert_allclose(Y, seed_y, rtol=2e-6, atol=1e-7)
+
+
+@st.composite
+def sequences(draw, min_tokens: int = 1):
+    seed = draw(st.integers(0, 2**32 - 1))
+    shape = (draw(st.integers(min_tokens, 7)), draw(st.integers(1, 6)))
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+@given(sequences())
+def test_loops_equal_matrix_products(x: torch.Tensor) -> None:
+    assert_close(attention_scores_loop(x), attention_scores(x))
+    assert_close(attention_scores(x), x @ x.T)
+    assert_close(scores_for_query_loop(x, x[0]), x @ x[0])
+    assert_close(dot_product_loop(x[0], x[-1]), torch.dot(x[0], x[-1]))
+    context, weights = simple_self_attention(x)
+    assert_close(context_vector_loop(x, weights[0]), context[0])
+
+
+@given(sequences())
+def test_weight_rows_sum_to_one(x: torch.Tensor) -> None:
+    _, weights = simple_self_attention(x)
+    assert (weights >= 0).all()
+    assert_close(weights.sum(dim=-1), torch.ones(x.shape[0], dtype=x.dtype))
+
+
+@given(sequences())
+def test_numpy_and_torch_paths_agree(x: torch.Tensor) -> None:
+    context, _ = simple_self_attention(x)
+    y = self_attention_minimal(x.numpy())
+    assert y.dtype == x.numpy().dtype
+    rtol, atol = (1e-4, 1e-5) if x.dtype == torch.float32 else (1e-10, 1e-12)
+    assert_allclose(y, context.numpy(), rtol=rtol, atol=atol)
+
+
+@given(sequences(min_tokens=2), st.randoms(use_true_random=False))
+def test_permutation_equivariance(x: torch.Tensor, random) -> None:
+    # With no positions and no mask, reordering the tokens only reorders the outputs.
+    perm = list(range(x.shape[0]))
+    random.shuffle(perm)
+    perm = torch.tensor(perm)
+    context, weights = simple_self_attention(x)
+    context_p, weights_p = simple_self_attention(x[perm])
+    assert_close(context_p, context[perm])
+    assert_close(weights_p, weights[perm][:, perm])
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+X = torch.ones(4, 3)
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "error", "match"),
+    [
+        (dot_product_loop, (X, X[0]), ValueError, r"a: expected a 1-D tensor, got shape \(4, 3\)"),
+        (
+            dot_product_loop,
+            (X[0], torch.ones(2)),
+            ValueError,
+            r"b: expected the last dimension to be len\(a\)=3, got shape \(2,\)",
+        ),
+        (dot_product_loop, (X[0], X[0].double()), TypeError, r"a, b: expected one dtype"),
+        (dot_product_loop, (torch.tensor([1, 2]),) * 2, TypeError, r"a: expected a floating-point"),
+        (dot_product_loop, ([1.0], [1.0]), TypeError, r"a: expected a torch.Tensor, got list"),
+        (dot_product_loop, (torch.ones(0),) * 2, ValueError, r"a: expected at least one element"),
+        (scores_for_query_loop, (X[0], X[0]), ValueError, r"inputs: expected a 2-D tensor"),
+        (
+            scores_for_query_loop,
+            (X, torch.ones(2)),
+            ValueError,
+            r"query: expected the last dimension to be d=3, got shape \(2,\)",
+        ),
+        (
+            scores_for_query_loop,
+            (X, X[0].double()),
+            TypeError,
+            r"inputs, query: expected one dtype",
+        ),
+        (
+            scores_for_query_loop,
+            (X, torch.tensor([1.0, torch.nan, 0.0])),
+            ValueError,
+            r"query: expected finite numbers, got NaN",
+        ),
+        (
+            attention_scores_loop,
+            (X[None],),
+            ValueError,
+            r"inputs: expected a 2-D tensor, got shape",
+        ),
+        (
+            attention_scores,
+            (X[None],),
+            ValueError,
+            r"inputs: expected a 2-D tensor, got shape \(1,",
+        ),
+        (attention_scores, (torch.ones(0, 3),), ValueError, r"inputs: expected at least one elem"),
+        (attention_scores, (X.long(),), TypeError, r"inputs: expected a floating-point tensor"),
+        (
+            context_vector_loop,
+            (X, torch.ones(3)),
+            ValueError,
+            r"weights: expected the last dimension to be T=4, got shape \(3,\)",
+        ),
+        (context_vector_loop, (X, X[:, 0].double()), TypeError, r"inputs, weights: expected one"),
+        (simple_self_attention, (X[0],), ValueError, r"inputs: expected a 2-D tensor, got shape"),
+        (
+            simple_self_attention,
+            (torch.full((2, 3), torch.inf),),
+            ValueError,
+            r"inputs: expected finite numbers, got NaN or infinite",
+        ),
+        (
+            self_attention_minimal,
+            (X,),
+            TypeError,
+            r"X: expected a NumPy array, got a torch.float32",
+        ),
+        (self_attention_minimal, (np.ones(3),), ValueError, r"X: expected a 2-D array, got shape"),
+        (self_attention_minimal, (np.full((2, 2), np.nan),), ValueError, r"X: expected finite"),
+        (self_attention_minimal, (np.zeros((0, 3)),), ValueError, r"X: expected at least one el"),
+    ],
+)
+def test_rejects(fn, args, error, match) -> None:
+    with pytest.raises(error, match=match):
+        fn(*args)
+
+
+def test_self_attention_minimal_accepts_integers() -> None:
+    # seed 001's word vectors are integers; the NumPy path computes in float64
+    words = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    y = self_attention_minimal(words)
+    assert y.dtype == np.float64
+    context, _ = simple_self_attention(torch.from_numpy(words).double())
+    assert_allclose(y, context.numpy(), rtol=1e-12)
