@@ -107,6 +107,8 @@ class MultiHeadAttention(nn.Module):
         ``x``: (b, T, d_in) -> (b, T, d_out); an unbatched (T, d_in) input gives
         (T, d_out), as in ``torch.nn.MultiheadAttention``. T <= context_length.
         ``key_padding_mask``: (b, T), or (T,) unbatched; True at padding tokens.
+        A query that sees no key at all gets all-zero weights and a zero context,
+        so its output is ``out_proj``'s bias alone, never NaN.
 
     With ``d_in == d_out`` it computes what ``torch.nn.MultiheadAttention(d_out,
     num_heads, batch_first=True)`` computes with ``attn_mask=causal_mask(T)``, once
