@@ -1,0 +1,93 @@
+"""Tests of attention_examples._checks, the input checks behind every public entry point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+
+from attention_examples import _checks
+
+
+def test_describe_names_type_dtype_and_shape() -> None:
+    assert _checks.describe(torch.ones(2, 3)) == "a torch.float32 tensor of shape (2, 3)"
+    assert _checks.describe(np.ones((4,), dtype=np.int32)) == "a int32 array of shape (4,)"
+    assert _checks.describe("abc") == "str 'abc'"
+    assert _checks.describe(None) == "NoneType None"
+
+
+def test_as_float_array_converts_integers_and_booleans() -> None:
+    out = _checks.as_float_array("x", [[1, 0], [0, 1]], ndim=2)
+    assert out.dtype == np.float64
+    assert_array_equal(out, np.eye(2))
+    assert _checks.as_float_array("m", np.array([True, False]), ndim=1).dtype == np.float64
+    kept = np.ones(2, dtype=np.float32)
+    assert _checks.as_float_array("x", kept, ndim=1).dtype == np.float32
+
+
+def test_as_float_array_allows_minus_inf_only_when_asked() -> None:
+    x = np.array([0.0, -np.inf])
+    assert_array_equal(_checks.as_float_array("s", x, ndim=1, allow_neg_inf=True), x)
+    with pytest.raises(ValueError, match=r"s: expected finite numbers, got NaN or infinite"):
+        _checks.as_float_array("s", x, ndim=1)
+
+
+@pytest.mark.parametrize(
+    ("ndim", "text"), [(2, "2-D"), ((2, 3), "2-D or 3-D"), (range(1, 9), "1-D or higher")]
+)
+def test_rank_in_messages(ndim, text: str) -> None:
+    with pytest.raises(ValueError, match=rf"x: expected a {text} tensor, got shape \(\)"):
+        _checks.check_tensor("x", torch.tensor(1.0), ndim=ndim)
+
+
+def test_value_checks_skip_meta_tensors() -> None:
+    x = torch.empty(2, 3, device="meta")
+    assert not _checks.has_values(x)
+    assert _checks.check_tensor("x", x, ndim=2) is x
+    _checks.check_no_pos_inf("x", x)
+
+
+def test_check_dim() -> None:
+    assert _checks.check_dim("dim", -2, 2) == -2
+    with pytest.raises(TypeError, match=r"dim: expected an int, got bool True"):
+        _checks.check_dim("dim", True, 2)
+    with pytest.raises(ValueError, match=r"dim: expected a dimension in \[-2, 1\], got -3"):
+        _checks.check_dim("dim", -3, 2)
+
+
+def test_check_same_dtype_and_device() -> None:
+    a = torch.ones(2)
+    _checks.check_same_dtype("a, b", a, a.clone())
+    with pytest.raises(TypeError, match=r"a, b: expected one dtype, got torch.float32, torch.fl"):
+        _checks.check_same_dtype("a, b", a, a.double())
+    with pytest.raises(ValueError, match=r"a, b: expected one device, got cpu, meta"):
+        _checks.check_same_device("a, b", a, a.to("meta"))
+
+
+def test_check_input_matches_allows_mixed_dtypes_under_autocast() -> None:
+    weight = torch.ones(2, 2)
+    x = torch.ones(2, dtype=torch.bfloat16)
+    with pytest.raises(TypeError, match=r"x: expected dtype torch.float32 like the module's"):
+        _checks.check_input_matches("x", x, weight)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _checks.check_input_matches("x", x, weight)
+    with pytest.raises(ValueError, match=r"x: expected a tensor on meta like the module's weights"):
+        _checks.check_input_matches("x", x, weight.to("meta"))
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5, 0, 0.999])
+def test_check_dropout_accepts(value) -> None:
+    assert _checks.check_dropout(value) == float(value)
+
+
+def test_check_float_dtype() -> None:
+    assert _checks.check_float_dtype("dtype", torch.float16) is torch.float16
+    with pytest.raises(TypeError, match=r"dtype: expected a floating torch.dtype.*complex64"):
+        _checks.check_float_dtype("dtype", torch.complex64)
+
+
+def test_check_bool_mask_accepts_broadcastable_masks() -> None:
+    for shape in [(3,), (1, 3), (2, 1), (2, 3)]:
+        mask = torch.zeros(shape, dtype=torch.bool)
+        assert _checks.check_bool_mask("mask", mask, (2, 3)) is mask

@@ -1,0 +1,108 @@
+"""Tests of attention_examples.plotting: the heatmap used by the book's figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from numpy.testing import assert_allclose, assert_array_equal
+
+from attention_examples import (
+    JOURNEY_TOKENS,
+    journey_inputs,
+    plot_attention_heatmap,
+    simple_self_attention,
+)
+
+
+def journey_weights() -> torch.Tensor:
+    return simple_self_attention(journey_inputs())[1]
+
+
+def test_draws_the_weights_with_token_labels() -> None:
+    weights = journey_weights()
+    ax = plot_attention_heatmap(weights, JOURNEY_TOKENS)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(JOURNEY_TOKENS)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(JOURNEY_TOKENS)
+    (image,) = ax.get_images()
+    assert_allclose(image.get_array(), weights.numpy())
+    # one annotation per cell, row by row, with two decimals
+    expected = [f"{w:.2f}" for w in weights.flatten().tolist()]
+    assert [t.get_text() for t in ax.texts] == expected
+    assert image.get_clim() == (0.0, pytest.approx(weights.max().item()))
+
+
+def test_rectangular_weights_with_separate_labels() -> None:
+    weights = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    ax = plot_attention_heatmap(weights, ["q1", "q2"], ["k1", "k2", "k3"], annotate=False)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["k1", "k2", "k3"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["q1", "q2"]
+    assert len(ax.texts) == 0
+
+
+def test_default_labels_are_positions() -> None:
+    ax = plot_attention_heatmap(np.eye(3))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+
+
+def test_draws_on_a_given_axes_and_honours_vmax() -> None:
+    ax = Figure().add_subplot()
+    assert plot_attention_heatmap(np.eye(2), ax=ax, vmax=0.5) is ax
+    assert ax.get_images()[0].get_clim() == (0.0, 0.5)
+
+
+def test_accepts_tensors_that_need_grad_or_are_bfloat16() -> None:
+    weights = journey_weights().requires_grad_()
+    ax = plot_attention_heatmap(weights.to(torch.bfloat16))
+    assert_allclose(ax.get_images()[0].get_array(), weights.detach().numpy(), atol=4e-3)
+    plot_attention_heatmap(weights)
+
+
+def test_all_zero_weights_still_get_a_colour_scale() -> None:
+    ax = plot_attention_heatmap(np.zeros((2, 2)))
+    assert ax.get_images()[0].get_clim() == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("weights", "kwargs", "error", "match"),
+    [
+        (
+            torch.ones(2, 3, 3),
+            {},
+            ValueError,
+            r"weights: expected a 2-D \(T_q, T_k\) matrix, got shape \(2, 3, 3\); pick one matrix",
+        ),
+        (np.ones(3), {}, ValueError, r"weights: expected a 2-D \(T_q, T_k\) matrix, got shape"),
+        ([[0.5, 0.5]], {}, TypeError, r"weights: expected a tensor or array, got list"),
+        (
+            torch.eye(2).long(),
+            {},
+            TypeError,
+            r"weights: expected a floating tensor, got a torch.int",
+        ),
+        (np.full((2, 2), np.nan), {}, ValueError, r"weights: expected finite numbers, got NaN"),
+        (np.zeros((0, 3)), {}, ValueError, r"weights: expected at least one element"),
+        (np.eye(2), {"query_labels": ["a"]}, ValueError, r"query_labels: expected 2 labels, got 1"),
+        (
+            np.ones((2, 3)),
+            {"query_labels": ["a", "b"], "key_labels": ["x"]},
+            ValueError,
+            r"key_labels: expected 3 labels, got 1",
+        ),
+        (np.eye(2), {"query_labels": "ab"}, TypeError, r"query_labels: expected a sequence of 2"),
+        (np.eye(2), {"query_labels": 2}, TypeError, r"query_labels: expected a sequence.*int 2"),
+        (np.eye(2), {"ax": "axes"}, TypeError, r"ax: expected a matplotlib Axes or None, got str"),
+        (np.eye(2), {"vmax": "1"}, TypeError, r"vmax: expected a finite number or None, got str"),
+        (np.eye(2), {"vmax": float("inf")}, TypeError, r"vmax: expected a finite number"),
+    ],
+)
+def test_rejects(weights, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        plot_attention_heatmap(weights, **kwargs)
+
+
+def test_non_square_without_key_labels_uses_positions() -> None:
+    ax = plot_attention_heatmap(np.ones((2, 3)), ["a", "b"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+    assert_array_equal([t.get_text() for t in ax.get_yticklabels()], ["a", "b"])
