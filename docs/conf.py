@@ -32,6 +32,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "editions",
     "glossary_table",
+    "reference_outputs",
 ]
 
 language = "en"
