@@ -72,20 +72,32 @@ class MultiHeadAttentionWrapper(nn.Module):
             for _ in range(num_heads)
         )
 
-    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Run every head on ``x`` and concatenate along the last dimension.
 
         Args:
             x: (b, T, d_in) or (T, d_in) the token embeddings.
             key_padding_mask: optional (b, T) boolean, True at padding tokens
                 ((T,) for unbatched input).
+            return_weights: also return every head's attention weights, stacked as
+                (b, num_heads, T, T) ((num_heads, T, T) for unbatched input).
 
         Returns:
             (b, T, d_out * num_heads) the concatenated context vectors
-            ((T, d_out * num_heads) for unbatched input).
+            ((T, d_out * num_heads) for unbatched input), and the weights if asked.
         """
-        outputs = [head(x, key_padding_mask) for head in self.heads]  # num_heads x (b, T, d_out)
-        return torch.cat(outputs, dim=-1)  # -> (b, T, num_heads * d_out)
+        results = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
+        # num_heads x (b, T, d_out) -> (b, T, num_heads * d_out)
+        context = torch.cat([c for c, _ in results], dim=-1)
+        if not return_weights:
+            return context
+        # num_heads x (b, T, T) -> (b, num_heads, T, T)
+        return context, torch.stack([w for _, w in results], dim=-3)
 
 
 class MultiHeadAttention(nn.Module):

@@ -286,6 +286,20 @@ def test_split_heads_shape() -> None:
     assert torch.equal(heads[1, 2, 4], x[1, 4, 4:6])  # head h holds columns h*2 .. h*2+1
 
 
+@given(mha_problems())
+def test_wrapper_weights_are_its_heads_weights(problem) -> None:
+    _, x, key_padding_mask = problem
+    torch.manual_seed(1)
+    wrapper = MultiHeadAttentionWrapper(x.shape[-1], 2, 8, 0.0, num_heads=3).to(x.dtype)
+    context, weights = wrapper(x, key_padding_mask, return_weights=True)
+    assert weights.shape == (x.shape[0], 3, x.shape[1], x.shape[1])
+    assert torch.equal(context, wrapper(x, key_padding_mask))
+    for h, head in enumerate(wrapper.heads):
+        assert torch.equal(weights[:, h], head(x, key_padding_mask, return_weights=True)[1])
+    _, unbatched = wrapper(x[0], None, return_weights=True)
+    assert unbatched.shape == (3, x.shape[1], x.shape[1])
+
+
 def test_wrapper_records_its_sizes() -> None:
     wrapper = MultiHeadAttentionWrapper(3, 2, 6, 0.0, num_heads=4)
     assert (wrapper.d_in, wrapper.d_out, wrapper.context_length, wrapper.num_heads) == (3, 2, 6, 4)

@@ -76,6 +76,16 @@ def test_scores_for_journey_seeds_002_to_004() -> None:
     assert_close(scores_for_query_loop(x, x[1]), expected, **FOUR_DECIMALS)
 
 
+def test_normalising_by_the_sum_seeds_003_and_004() -> None:
+    # The simple alternative to softmax that the seeds try first: divide by the sum.
+    scores = scores_for_query_loop(journey_inputs(), journey_inputs()[1])
+    # seed 004, In [12]: "Sum of scores: tensor(6.5617)"
+    assert_close(scores.sum(), torch.tensor(6.5617), **FOUR_DECIMALS)
+    # seed 003, In [8] and seed 004, In [12]: attn_weights_2_tmp
+    expected = torch.tensor([0.1455, 0.2278, 0.2249, 0.1285, 0.1077, 0.1656])
+    assert_close(scores / scores.sum(), expected, **FOUR_DECIMALS)
+
+
 def test_context_vector_of_journey_seeds_002_to_004() -> None:
     # seed 002 In [23], seed 003 In [11], seed 004 In [22]
     x = journey_inputs()
