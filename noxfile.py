@@ -149,6 +149,18 @@ def serve(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Time and measure the attention implementations on the CPU (about ten minutes).
+
+    Writes benchmarks/results.json (with the machine and the versions), redraws
+    benchmarks/figures/ and prints the ratios against their targets. The book reads the
+    results file; its build never reruns the benchmark. ``-- --replot``: only redraw.
+    """
+    install(session, "bench")
+    session.run("python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
+
+
+@nox.session(python="3.11")
 def lock(session: nox.Session) -> None:
     """Re-resolve every dependency group and pin the result in constraints.txt."""
     groups = [dep for group in PYPROJECT["dependency-groups"] for dep in

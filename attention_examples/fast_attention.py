@@ -491,10 +491,12 @@ def plot_benchmark(
     Args:
         results: the contents of ``benchmarks/results.json``; ``results[kind]`` has
             ``"tokens"`` (the sequence lengths) and ``"series"`` (name -> one value
-            per length: seconds for ``"time"`` and ``"decode"``, bytes for ``"memory"``).
+            per length: seconds for ``"time"`` and ``"decode"``, bytes for ``"memory"``),
+            and optionally ``"dashed"``: the names to draw dashed (attention cores
+            that receive the queries, keys and values already projected).
         kind: which section: the time of a forward pass, the peak extra memory, or
             the time of one decoding step.
-        ax: the axes to draw on; a new 6 x 4 inch figure if None.
+        ax: the axes to draw on; a new 7.5 x 4 inch figure if None.
 
     Returns:
         The axes (x: T; y: seconds, or MiB for ``"memory"``).
@@ -517,8 +519,9 @@ def plot_benchmark(
     section = results[kind]
     tokens = list(section["tokens"])
     unit, scale = _BENCHMARK_UNITS[kind]
+    dashed = set(section.get("dashed", ()))
     if ax is None:
-        ax = Figure(figsize=(6, 4), layout="constrained").add_subplot()
+        ax = Figure(figsize=(7.5, 4), layout="constrained").add_subplot()
     ends: list[tuple[float, float]] = []
     for name, values in section["series"].items():
         if len(values) != len(tokens):
@@ -528,7 +531,8 @@ def plot_benchmark(
             )
         points = [(t, v * scale) for t, v in zip(tokens, values, strict=True) if v is not None]
         if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=name)
+            style = "--" if name in dashed else "-"
+            ax.plot(*zip(*points, strict=True), marker="o", linestyle=style, label=name)
             ends.append(points[-1])
     if ends:
         low, high = min(ends, key=lambda p: p[1]), max(ends, key=lambda p: p[1])
@@ -537,7 +541,9 @@ def plot_benchmark(
             ax.plot(
                 [t0, t_end],
                 [y_end * (t0 / t_end) ** power, y_end],
-                color="0.6",
+                color="black",
+                alpha=0.4,
+                linewidth=1,
                 linestyle=":",
                 label=text,
             )
@@ -547,5 +553,5 @@ def plot_benchmark(
     ax.set_xlabel("$T$")
     ax.set_ylabel(unit)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

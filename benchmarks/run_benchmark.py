@@ -1,0 +1,490 @@
+"""Time and memory of the book's attention implementations on this machine's CPU.
+
+Run it with ``nox -s bench`` (or ``python benchmarks/run_benchmark.py``). It
+
+1. times, side by side in one run, a forward pass of every implementation at the
+   setting of the best-known public comparison: float32, batch 8, 1024 tokens,
+   embedding 768, 12 heads of 64, causal, no dropout;
+2. times them again at other sequence lengths (fewer rounds where they are slow);
+3. measures the peak extra memory of step-by-step, tiled and fused attention at
+   T = 1024 ... 8192, each in a fresh process (see ``peak_memory.py``);
+4. times one decoding step with a KV cache against recomputing the sequence;
+5. writes everything to ``benchmarks/results.json`` with the machine and the
+   versions, redraws the figures in ``benchmarks/figures/`` and prints the ratios
+   against their targets.
+
+Timing: every forward pass runs in inference mode (modules in ``eval()``, under
+``torch.inference_mode()``), as when a trained model is used. A *round* times every
+implementation once, back to back, in a rotating order; a time is the median over
+the rounds, and a ratio is the median over the rounds of the two implementations'
+times in the same round, so that a busy moment of a shared machine slows both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils import benchmark
+
+import attention_examples
+from attention_examples import (
+    FusedMultiHeadAttention,
+    KVCache,
+    MultiHeadAttention,
+    MultiHeadAttentionWrapper,
+    causal_mask,
+    decode_step,
+    plot_benchmark,
+    scaled_dot_product_attention,
+    tiled_attention,
+)
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results.json"
+FIGURES = HERE / "figures"
+
+BATCH, NUM_TOKENS, D_MODEL, NUM_HEADS = 8, 1024, 768, 12
+HEAD_DIM = D_MODEL // NUM_HEADS
+BLOCK_SIZE = 128
+
+# Sequence lengths of the time curves, with the rounds at each (fewer where slow).
+SCALING_ROUNDS = {128: 10, 256: 10, 512: 6, 1024: 10, 2048: 3}
+MEMORY_TOKENS = (1024, 2048, 4096, 8192)
+DECODE_TOKENS = (128, 256, 512, 1024, 2048)
+DECODE_ROUNDS = 10
+
+# The targets of the comparison, as ratios measured in one run.
+TARGETS = {
+    "fused_vs_torch_mha": 0.75,
+    "fused_vs_fused_function": 1.05,
+    "tiled_vs_naive_memory": 1 / 8,
+}
+
+Case = Callable[[], Tensor]
+
+
+# --- the implementations ----------------------------------------------------------
+
+
+def build_cases(num_tokens: int, seed: int = 0) -> dict[str, Case]:
+    """Every implementation, ready to run on one (BATCH, num_tokens, D_MODEL) input.
+
+    The layers compute the same function with the same weights (the wrapper has its
+    own, as its heads are separate modules); the attention cores get the queries,
+    keys and values the layers compute, already projected and split into heads.
+    """
+    torch.manual_seed(seed)
+    x = torch.randn(BATCH, num_tokens, D_MODEL)
+    wrapper = MultiHeadAttentionWrapper(D_MODEL, HEAD_DIM, num_tokens, 0.0, NUM_HEADS).eval()
+    mha = MultiHeadAttention(D_MODEL, D_MODEL, num_tokens, 0.0, NUM_HEADS).eval()
+    fused = FusedMultiHeadAttention.from_module(mha).eval()
+    torch_mha = nn.MultiheadAttention(D_MODEL, NUM_HEADS, dropout=0.0, batch_first=True).eval()
+    with torch.no_grad():
+        torch_mha.in_proj_weight.copy_(
+            torch.cat([mha.W_query.weight, mha.W_key.weight, mha.W_value.weight])
+        )
+        torch_mha.in_proj_bias.zero_()
+        torch_mha.out_proj.load_state_dict(mha.out_proj.state_dict())
+    future = causal_mask(num_tokens)
+    with torch.inference_mode():
+        q, k, v = (mha.split_heads(proj(x)) for proj in (mha.W_query, mha.W_key, mha.W_value))
+
+    def projections_and_fused_function() -> Tensor:
+        """The fast path's work written out with no module and no checks."""
+        qs, ks, vs = (
+            F.linear(x, w.weight).view(BATCH, num_tokens, NUM_HEADS, HEAD_DIM).transpose(1, 2)
+            for w in (mha.W_query, mha.W_key, mha.W_value)
+        )
+        context = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)
+        context = context.transpose(1, 2).reshape(BATCH, num_tokens, D_MODEL)
+        return F.linear(context, mha.out_proj.weight, mha.out_proj.bias)
+
+    return {
+        "MultiHeadAttentionWrapper": lambda: wrapper(x),
+        "MultiHeadAttention": lambda: mha(x),
+        "FusedMultiHeadAttention": lambda: fused(x),
+        "torch.nn.MultiheadAttention": lambda: torch_mha(
+            x, x, x, attn_mask=future, need_weights=False
+        )[0],
+        "projections + F.scaled_dot_product_attention": projections_and_fused_function,
+        "F.scaled_dot_product_attention": lambda: F.scaled_dot_product_attention(
+            q, k, v, is_causal=True
+        ),
+        "scaled_dot_product_attention": lambda: scaled_dot_product_attention(q, k, v, future)[0],
+        "tiled_attention": lambda: tiled_attention(q, k, v, BLOCK_SIZE, causal=True),
+    }
+
+
+LAYERS = (
+    "MultiHeadAttentionWrapper",
+    "MultiHeadAttention",
+    "FusedMultiHeadAttention",
+    "torch.nn.MultiheadAttention",
+    "projections + F.scaled_dot_product_attention",
+)
+
+
+def check_agreement(cases: dict[str, Case]) -> None:
+    """Refuse to time implementations that do not compute the same thing."""
+    with torch.inference_mode():
+        reference = cases["MultiHeadAttention"]()
+        for name in LAYERS[2:]:
+            torch.testing.assert_close(cases[name](), reference, atol=1e-4, rtol=1e-4, msg=name)
+        core = cases["F.scaled_dot_product_attention"]()
+        for name in ("scaled_dot_product_attention", "tiled_attention"):
+            torch.testing.assert_close(cases[name](), core, atol=1e-4, rtol=1e-4, msg=name)
+
+
+# --- timing -----------------------------------------------------------------------
+
+
+def time_rounds(cases: dict[str, Case], rounds: int, threads: int) -> dict[str, list[float]]:
+    """Seconds per call of every case, one call per case per round, interleaved."""
+    timers = {
+        name: benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+        for name, fn in cases.items()
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    with torch.inference_mode():
+        for timer in timers.values():
+            timer.timeit(1)  # warm-up
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                times[name].append(timers[name].timeit(1).mean)
+    return times
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """The median over rounds of numerator / denominator within a round."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
+def run_scaling(threads: int, log: Callable[[str], None]) -> tuple[dict, dict]:
+    """The comparison at NUM_TOKENS, and the median time of every case at every length."""
+    series: dict[str, list[float | None]] = {}
+    comparison: dict[str, Any] = {}
+    for num_tokens, rounds in SCALING_ROUNDS.items():
+        cases = build_cases(num_tokens)
+        check_agreement(cases)
+        start = time.perf_counter()
+        times = time_rounds(cases, rounds, threads)
+        log(f"T={num_tokens}: {rounds} rounds in {time.perf_counter() - start:.0f} s")
+        for name, values in times.items():
+            series.setdefault(name, []).append(statistics.median(values))
+        if num_tokens == NUM_TOKENS:
+            comparison = {
+                "rounds": times,
+                "median_s": {name: statistics.median(v) for name, v in times.items()},
+                "min_s": {name: min(v) for name, v in times.items()},
+            }
+        del cases
+    dashed = [name for name in series if name not in LAYERS]
+    return comparison, {"tokens": list(SCALING_ROUNDS), "series": series, "dashed": dashed}
+
+
+# --- memory -----------------------------------------------------------------------
+
+
+def run_memory(threads: int, log: Callable[[str], None]) -> dict:
+    """Peak extra bytes (and the time of that one call) per implementation and length."""
+    script = HERE / "peak_memory.py"
+    names = ("scaled_dot_product_attention", "tiled_attention", "F.scaled_dot_product_attention")
+    peak: dict[str, list[int]] = {name: [] for name in names}
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for num_tokens in MEMORY_TOKENS:
+        scores_bytes = 4 * num_tokens**2 * 12  # one (1, 12, T, T) float32 matrix
+        available = _meminfo_bytes("MemAvailable")
+        if available is not None and 4 * scores_bytes > available:
+            raise SystemExit(
+                f"T={num_tokens}: the step-by-step attention needs about "
+                f"{3 * scores_bytes / 2**30:.1f} GiB, but only {available / 2**30:.1f} GiB "
+                "are available; close other programs and run again"
+            )
+        for name in names:
+            out = subprocess.run(
+                [sys.executable, str(script), name, str(num_tokens), "--threads", str(threads)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            measured = json.loads(out.strip().splitlines()[-1])
+            peak[name].append(measured["peak_extra_bytes"])
+            seconds[name].append(measured["seconds"])
+            log(f"T={num_tokens} {name}: {measured['peak_extra_bytes'] / 2**20:.1f} MiB")
+    return {
+        "tokens": list(MEMORY_TOKENS),
+        "shape": {"batch": 1, "num_heads": 12, "head_dim": 64},
+        "method": (
+            "peak resident set size (VmHWM) in a fresh process, reset through "
+            "/proc/self/clear_refs just before the call, minus the resident size then"
+        ),
+        "series": peak,
+        "seconds": seconds,
+    }
+
+
+def _meminfo_bytes(field: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+# --- decoding ---------------------------------------------------------------------
+
+
+def run_decode(threads: int, log: Callable[[str], None]) -> dict:
+    """Seconds for the t-th token: one cached step, or the whole causal forward pass."""
+    torch.manual_seed(0)
+    longest = max(DECODE_TOKENS)
+    mha = MultiHeadAttention(D_MODEL, D_MODEL, longest, 0.0, NUM_HEADS).eval()
+    fused = FusedMultiHeadAttention.from_module(mha).eval()
+    x = torch.randn(1, longest, D_MODEL)
+    series: dict[str, list[float]] = {
+        "decode_step + KVCache": [],
+        "MultiHeadAttention": [],
+        "FusedMultiHeadAttention": [],
+    }
+    for t in DECODE_TOKENS:
+        cache = KVCache(longest)
+        with torch.inference_mode():
+            decode_step(mha, x[:, : t - 1], cache)  # the t - 1 tokens before
+            step = decode_step(mha, x[:, t - 1 : t], cache)
+            torch.testing.assert_close(step, mha(x[:, :t])[:, -1:], atol=1e-4, rtol=1e-4)
+
+        def cached_step(t: int = t, cache: KVCache = cache) -> Tensor:
+            cache.truncate(t - 1)
+            return decode_step(mha, x[:, t - 1 : t], cache)
+
+        cases = {
+            "decode_step + KVCache": cached_step,
+            "MultiHeadAttention": lambda t=t: mha(x[:, :t]),
+            "FusedMultiHeadAttention": lambda t=t: fused(x[:, :t]),
+        }
+        times = time_rounds(cases, DECODE_ROUNDS, threads)
+        for name, values in times.items():
+            series[name].append(statistics.median(values))
+        log(f"decode t={t}: " + ", ".join(f"{n} {series[n][-1] * 1e3:.2f} ms" for n in series))
+    return {"tokens": list(DECODE_TOKENS), "shape": {"batch": 1}, "series": series}
+
+
+# --- the record -------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = _meminfo_bytes("MemTotal")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads_used": torch.get_num_threads(),
+        "memory_gib": round(memory / 2**30, 1) if memory else None,
+        "os": platform.platform(),
+    }
+
+
+def versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "attention_examples": attention_examples.__version__,
+    }
+
+
+def ratios(comparison: dict, memory: dict, decode: dict) -> dict[str, dict[str, Any]]:
+    rounds = comparison["rounds"]
+
+    def time_ratio(numerator: str, denominator: str, what: str, key: str | None = None):
+        value = paired_ratio(rounds[numerator], rounds[denominator])
+        return _ratio("time", numerator, denominator, value, what, TARGETS.get(key or ""))
+
+    at = memory["tokens"].index(max(memory["tokens"]))
+    tiled, naive = (
+        memory["series"][n][at] for n in ("tiled_attention", "scaled_dot_product_attention")
+    )
+    memory_ratio = _ratio(
+        "memory",
+        "tiled_attention",
+        "scaled_dot_product_attention",
+        tiled / naive,
+        f"peak extra memory at T={memory['tokens'][at]}",
+        TARGETS["tiled_vs_naive_memory"],
+    )
+    memory_ratio["tokens"] = memory["tokens"][at]
+    last = -1
+    decode_speedup = (
+        decode["series"]["MultiHeadAttention"][last]
+        / decode["series"]["decode_step + KVCache"][last]
+    )
+    return {
+        "fused_vs_torch_mha": time_ratio(
+            "FusedMultiHeadAttention", "torch.nn.MultiheadAttention", "time", "fused_vs_torch_mha"
+        ),
+        "fused_vs_fused_function": time_ratio(
+            "FusedMultiHeadAttention",
+            "F.scaled_dot_product_attention",
+            "time; the fused function gets q, k, v already projected",
+            "fused_vs_fused_function",
+        ),
+        "fused_vs_written_out": time_ratio(
+            "FusedMultiHeadAttention",
+            "projections + F.scaled_dot_product_attention",
+            "time; the same work written out with no module and no checks",
+        ),
+        "fused_vs_mha": time_ratio("FusedMultiHeadAttention", "MultiHeadAttention", "time"),
+        "wrapper_vs_mha": time_ratio("MultiHeadAttentionWrapper", "MultiHeadAttention", "time"),
+        "tiled_vs_naive_time": time_ratio(
+            "tiled_attention", "scaled_dot_product_attention", "time of the attention core"
+        ),
+        "tiled_vs_naive_memory": memory_ratio,
+        "recompute_vs_cached_step": {
+            "kind": "decode",
+            "numerator": "MultiHeadAttention",
+            "denominator": "decode_step + KVCache",
+            "value": decode_speedup,
+            "what": f"time for token {decode['tokens'][last]}: recompute / cached step",
+            "target": None,
+            "met": None,
+        },
+    }
+
+
+def _ratio(kind, numerator, denominator, value, what, target) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "numerator": numerator,
+        "denominator": denominator,
+        "value": value,
+        "what": what,
+        "target": target,
+        "met": None if target is None else bool(value <= target),
+    }
+
+
+def draw_figures(results: dict, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind in ("time", "memory", "decode"):
+        ax = plot_benchmark(results, kind)
+        path = directory / f"{kind}.svg"
+        ax.figure.savefig(path, metadata={"Date": None})
+        paths.append(path)
+    return paths
+
+
+def print_ratios(results: dict) -> None:
+    print("\nRatios (smaller is better for the first name):")
+    for key, ratio in results["ratios"].items():
+        target = ratio["target"]
+        verdict = (
+            ""
+            if target is None
+            else f"  target <= {target:.3g}: " + ("met" if ratio["met"] else "NOT met")
+        )
+        print(
+            f"  {key:26s} {ratio['value']:8.3f}  "
+            f"{ratio['numerator']} / {ratio['denominator']} ({ratio['what']}){verdict}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the attention implementations.")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the results file")
+    parser.add_argument("--figures", type=Path, default=FIGURES, help="where to draw")
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the figures from the results file"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test: one or two rounds, short sequences (needs --output)",
+    )
+    args = parser.parse_args()
+    if args.quick:
+        if args.output == RESULTS:
+            parser.error("--quick would overwrite the committed results: give --output")
+        global SCALING_ROUNDS, MEMORY_TOKENS, DECODE_TOKENS, DECODE_ROUNDS
+        SCALING_ROUNDS, DECODE_ROUNDS = {256: 2, NUM_TOKENS: 1}, 2
+        MEMORY_TOKENS, DECODE_TOKENS = (256, 512), (32, 64)
+    if args.replot:
+        results = json.loads(args.output.read_text(encoding="utf-8"))
+        draw_figures(results, args.figures)
+        print_ratios(results)
+        return
+
+    threads = torch.get_num_threads()
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
+
+    log(f"{machine()['cpu']}, {threads} threads, torch {torch.__version__}")
+    comparison, scaling = run_scaling(threads, log)
+    memory = run_memory(threads, log)
+    decode = run_decode(threads, log)
+    results = {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(),
+        "settings": {
+            "device": "cpu",
+            "dtype": "float32",
+            "batch": BATCH,
+            "num_tokens": NUM_TOKENS,
+            "d_model": D_MODEL,
+            "num_heads": NUM_HEADS,
+            "head_dim": HEAD_DIM,
+            "dropout": 0.0,
+            "causal": True,
+            "block_size": BLOCK_SIZE,
+            "mode": "inference: eval() and torch.inference_mode()",
+            "timer": "torch.utils.benchmark.Timer, one call per case per round",
+            "statistic": "median over rounds; ratios: median of per-round ratios",
+        },
+        "comparison": comparison,
+        "time": scaling,
+        "memory": memory,
+        "decode": decode,
+        "duration_s": round(time.perf_counter() - started),
+    }
+    results["ratios"] = ratios(comparison, memory, decode)
+    args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    log(f"wrote {args.output}")
+    for path in draw_figures(results, args.figures):
+        log(f"drew {path}")
+    print("\nMedian time of a forward pass at the comparison's setting:")
+    for name, seconds in comparison["median_s"].items():
+        print(f"  {name:46s} {seconds * 1e3:9.1f} ms")
+    print_ratios(results)
+
+
+if __name__ == "__main__":
+    main()
