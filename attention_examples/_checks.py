@@ -11,6 +11,7 @@ infinity, signs) skip them, so a module can be traced on ``meta`` to check shape
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -130,13 +131,18 @@ def check_no_pos_inf(name: str, x: Tensor) -> None:
         raise ValueError(f"{name}: expected finite numbers or -inf, got +inf")
 
 
+def _is_int(value: object) -> bool:
+    """Python and NumPy integers count; bool does not."""
+    return isinstance(value, Integral) and not isinstance(value, bool | np.bool_)
+
+
 def check_dim(name: str, dim: object, ndim: int) -> int:
     """Check that ``dim`` indexes one of ``ndim`` dimensions (negative counts from the end)."""
-    if isinstance(dim, bool) or not isinstance(dim, int):
+    if not _is_int(dim):
         raise TypeError(f"{name}: expected an int, got {describe(dim)}")
     if not -ndim <= dim < ndim:
         raise ValueError(f"{name}: expected a dimension in [{-ndim}, {ndim - 1}], got {dim}")
-    return dim
+    return int(dim)
 
 
 def check_same_dtype(names: str, *tensors: Tensor) -> None:
@@ -173,12 +179,12 @@ def check_input_matches(name: str, x: Tensor, weight: Tensor) -> None:
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """Check that ``value`` is an int >= 1 (bool is not an int here)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """Check that ``value`` is an int >= 1 (bool is not an int here); return it as an int."""
+    if not _is_int(value):
         raise TypeError(f"{name}: expected a positive int, got {describe(value)}")
     if value < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
-    return value
+    return int(value)
 
 
 def check_bool(name: str, value: object) -> bool:

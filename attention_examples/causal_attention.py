@@ -88,7 +88,7 @@ def mask_before_softmax(scores: Tensor, d_k: int) -> Tensor:
     scores = check_tensor("scores", scores, ndim=range(2, 9))
     if scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores: expected square (..., T, T), got shape {tuple(scores.shape)}")
-    check_positive_int("d_k", d_k)
+    d_k = check_positive_int("d_k", d_k)
     masked = scores.masked_fill(causal_mask(scores.shape[-1], device=scores.device), -torch.inf)
     return torch.softmax(masked / d_k**0.5, dim=-1)
 
@@ -112,8 +112,8 @@ def combine_masks(
     tensor([[[False,  True],
              [False,  True]]])
     """
-    check_positive_int("batch_size", batch_size)
-    check_positive_int("num_tokens", num_tokens)
+    batch_size = check_positive_int("batch_size", batch_size)
+    num_tokens = check_positive_int("num_tokens", num_tokens)
     if causal is not None:
         check_bool_mask("causal", causal, (num_tokens, num_tokens))
         if causal.shape != (num_tokens, num_tokens):
@@ -194,9 +194,9 @@ class CausalAttention(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        self.d_in = check_positive_int("d_in", d_in)
-        self.d_out = check_positive_int("d_out", d_out)
-        self.context_length = check_positive_int("context_length", context_length)
+        self.d_in = d_in = check_positive_int("d_in", d_in)
+        self.d_out = d_out = check_positive_int("d_out", d_out)
+        self.context_length = context_length = check_positive_int("context_length", context_length)
         check_bool("qkv_bias", qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)

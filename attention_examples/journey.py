@@ -68,5 +68,5 @@ def journey_batch(batch_size: int = 2, dtype: torch.dtype = torch.float32) -> Te
     >>> torch.equal(journey_batch(3)[2], journey_inputs())
     True
     """
-    check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     return journey_inputs(dtype).expand(batch_size, -1, -1).clone()

@@ -111,7 +111,7 @@ def causal_mask(num_tokens: int, device: torch.device | str | None = None) -> Te
             [False, False, False,  True],
             [False, False, False, False]])
     """
-    check_positive_int("num_tokens", num_tokens)
+    num_tokens = check_positive_int("num_tokens", num_tokens)
     if device is not None:
         try:
             device = torch.device(device)
@@ -155,7 +155,7 @@ def padding_mask(lengths: Tensor | list[int], num_tokens: int | None = None) -> 
         if longest == 0:
             raise ValueError("lengths: expected at least one non-zero length, got all zeros")
         num_tokens = longest
-    check_positive_int("num_tokens", num_tokens)
+    num_tokens = check_positive_int("num_tokens", num_tokens)
     if longest > num_tokens:
         raise ValueError(
             f"lengths: expected lengths of at most num_tokens={num_tokens}, got {longest}"

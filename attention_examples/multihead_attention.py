@@ -65,12 +65,13 @@ class MultiHeadAttentionWrapper(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        self.num_heads = check_positive_int("num_heads", num_heads)
-        self.d_in, self.d_out, self.context_length = d_in, d_out, context_length
+        self.num_heads = num_heads = check_positive_int("num_heads", num_heads)
         self.heads = nn.ModuleList(
             CausalAttention(d_in, d_out, context_length, dropout, qkv_bias)
             for _ in range(num_heads)
         )
+        first = self.heads[0]  # the heads have checked the sizes
+        self.d_in, self.d_out, self.context_length = first.d_in, first.d_out, first.context_length
 
     def forward(
         self,
@@ -157,10 +158,10 @@ class MultiHeadAttention(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        self.d_in = check_positive_int("d_in", d_in)
-        self.d_out = check_positive_int("d_out", d_out)
-        self.context_length = check_positive_int("context_length", context_length)
-        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.d_in = d_in = check_positive_int("d_in", d_in)
+        self.d_out = d_out = check_positive_int("d_out", d_out)
+        self.context_length = context_length = check_positive_int("context_length", context_length)
+        self.num_heads = num_heads = check_positive_int("num_heads", num_heads)
         if d_out % num_heads:
             raise ValueError(
                 f"d_out: must be divisible by num_heads={num_heads} to split it into heads, "

@@ -5,6 +5,8 @@ Chapter: *Attention in NumPy and SciPy* (``docs/numpy_attention.md``), after see
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from scipy.special import softmax as scipy_softmax
 
@@ -51,12 +53,12 @@ def projection_weights(
            [2, 0, 0],
            [2, 1, 2]])
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, Integral):
         raise TypeError(f"seed: expected an int, got {describe(seed)}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed: expected an int in [0, 2**32), got {seed}")
-    check_positive_int("d_in", d_in)
-    check_positive_int("d_k", d_k)
+    d_in = check_positive_int("d_in", d_in)
+    d_k = check_positive_int("d_k", d_k)
     rng = np.random.RandomState(seed)
     W_Q = rng.randint(3, size=(d_in, d_k))
     W_K = rng.randint(3, size=(d_in, d_k))

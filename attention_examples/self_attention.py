@@ -176,8 +176,8 @@ class SelfAttentionV1(nn.Module):
 
     def __init__(self, d_in: int, d_out: int, init: Literal["rand", "randn"] = "rand") -> None:
         super().__init__()
-        self.d_in = check_positive_int("d_in", d_in)
-        self.d_out = check_positive_int("d_out", d_out)
+        self.d_in = d_in = check_positive_int("d_in", d_in)
+        self.d_out = d_out = check_positive_int("d_out", d_out)
         if not isinstance(init, str) or init not in _INITS:
             raise ValueError(f"init: expected 'rand' or 'randn', got {describe(init)}")
         draw = _INITS[init]
@@ -238,8 +238,8 @@ class SelfAttentionV2(nn.Module):
 
     def __init__(self, d_in: int, d_out: int, qkv_bias: bool = False) -> None:
         super().__init__()
-        self.d_in = check_positive_int("d_in", d_in)
-        self.d_out = check_positive_int("d_out", d_out)
+        self.d_in = d_in = check_positive_int("d_in", d_in)
+        self.d_out = d_out = check_positive_int("d_out", d_out)
         check_bool("qkv_bias", qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)

@@ -91,3 +91,12 @@ def test_check_bool_mask_accepts_broadcastable_masks() -> None:
     for shape in [(3,), (1, 3), (2, 1), (2, 3)]:
         mask = torch.zeros(shape, dtype=torch.bool)
         assert _checks.check_bool_mask("mask", mask, (2, 3)) is mask
+
+
+def test_numpy_integers_count_as_ints() -> None:
+    # Sizes often come from NumPy (lengths.max(), array.shape arithmetic).
+    assert _checks.check_positive_int("n", np.int64(3)) == 3
+    assert type(_checks.check_positive_int("n", np.int32(3))) is int
+    assert _checks.check_dim("axis", np.int64(-1), 2) == -1
+    with pytest.raises(TypeError, match=r"n: expected a positive int, got bool"):
+        _checks.check_positive_int("n", np.bool_(True))
