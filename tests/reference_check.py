@@ -781,6 +781,12 @@ def compare_editions(
             problems += [
                 "    " + line for line in _describe_difference(outputs_a, outputs_b, first, second)
             ]
+    if any("the source differs" in problem for problem in problems):
+        problems.insert(
+            0,
+            f"the editions were built from different versions of {page}: "
+            f"build both again with `{BUILD_COMMAND}`",
+        )
     glue = [directory / f"{page}.glue.json" for directory in dirs]
     glued = [
         {
