@@ -305,13 +305,15 @@ class ReferenceData:
 
     references: dict[str, list[Reference]] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # the cells named by any [[output]], also by those with errors (reported already)
+    named_cells: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def pages(self) -> list[str]:
         return sorted(set(self.references) | set(self.errors))
 
 
-def _dedent_expected(text: str) -> str:
+def _clean_expected(text: str) -> str:
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[0]:
         lines.pop(0)
@@ -432,7 +434,7 @@ def load_reference_file(path: Path) -> tuple[list[Reference], list[str]]:
                 seed=entry["seed"],
                 seed_cell=entry["seed_cell"].strip(),
                 what=" ".join(entry["what"].split()),
-                expected=_dedent_expected(entry["expected"]),
+                expected=_clean_expected(entry["expected"]),
                 source=path,
                 kind=entry.get("kind", "values"),
                 rtol=float(entry.get("rtol", 0.0)),
@@ -453,7 +455,19 @@ def load_references(directory: Path = REFERENCE_DIR) -> ReferenceData:
         data.references[path.stem] = references
         if errors:
             data.errors[path.stem] = errors
+        data.named_cells[path.stem] = {ref.cell for ref in references} | _named_cells(path)
     return data
+
+
+def _named_cells(path: Path) -> set[str]:
+    try:
+        entries = tomllib.loads(path.read_text(encoding="utf-8")).get("output", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
+    if not isinstance(entries, list):
+        return set()
+    cells = (entry.get("cell") for entry in entries if isinstance(entry, dict))
+    return {cell for cell in cells if isinstance(cell, str)}
 
 
 # --- pages and executed notebooks ---------------------------------------------------
@@ -637,7 +651,8 @@ def check_page(
                     details=problems,
                 )
             )
-    untracked = sorted(set(tagged) - {ref.cell for ref in references})
+    named = data.named_cells.get(page, set()) | {ref.cell for ref in references}
+    untracked = sorted(set(tagged) - named)
     for cell_id in untracked:
         failures.append(
             Failure(

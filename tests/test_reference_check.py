@@ -463,6 +463,19 @@ def test_every_failure_is_reported_at_once(tmp_path: Path, data: rc.ReferenceDat
     ]
 
 
+def test_an_invalid_entry_is_reported_once(tmp_path: Path) -> None:
+    references = tmp_path / "refs"
+    references.mkdir()
+    toml = (FIXTURES / "toy.toml").read_text(encoding="utf-8")
+    (references / "toy.toml").write_text(toml.replace('seed = "004"', 'seed = "4"', 1), "utf-8")
+    data = rc.load_references(references)
+    failures = check(tmp_path, data, toy_cells())
+    assert [failure.message for failure in failures] == [
+        "toy.toml: [[output]] cell = 'batch-shape': seed must be a seed number "
+        'such as "002" or "book", got \'4\''
+    ]
+
+
 def test_a_reference_to_a_page_that_does_not_exist_fails(
     tmp_path: Path, data: rc.ReferenceData
 ) -> None:
