@@ -31,7 +31,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import nbformat
 from docutils import nodes
+from jupyter_cache import get_cache
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
@@ -132,9 +134,6 @@ def restore_cached_outputs(app: Sphinx, doctree: nodes.document) -> None:
     path = Path(config.output_folder, *f"{app.env.docname}.ipynb".split("/"))
     if not path.is_file():
         return
-    import nbformat
-    from jupyter_cache import get_cache
-
     notebook = nbformat.read(path, as_version=4)
     if any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
         return  # executed in this build
@@ -181,12 +180,11 @@ class ReferenceOutputs(SphinxDirective):
             if references and page in self.env.found_docs
         ]
 
-    def _paragraph(self, text: str, *children: nodes.Node) -> nodes.paragraph:
-        """A translatable paragraph: it carries its source, so gettext extracts it."""
-        if not children:
-            parsed, messages = self.parse_inline(text, lineno=self.lineno)
-            children = (*parsed, *messages)
-        paragraph = nodes.paragraph(text, "", *children)
+    def _paragraph(self, text: str) -> nodes.paragraph:
+        """A translatable paragraph of inline MyST: it carries its source, so gettext
+        extracts it and the page's catalog translates it."""
+        parsed, messages = self.parse_inline(text, lineno=self.lineno)
+        paragraph = nodes.paragraph(text, "", *parsed, *messages)
         paragraph.source, paragraph.line = self.get_source_info()
         return paragraph
 
