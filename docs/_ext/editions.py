@@ -3,7 +3,8 @@
 - offline math: the parts of MathJax that ``tex-chtml`` needs, copied from the
   ``sphinx-mathjax-offline`` package into ``_static/mathjax`` (nothing from a CDN);
 - a language switch to the same page in the other edition, as a relative URL;
-- the page's executed notebook, copied to ``_notebooks/<page>.ipynb`` for download;
+- the page's executed notebook, rebuilt from the execution cache (see
+  ``finalise_executed_notebooks``) and copied to ``_notebooks/<page>.ipynb`` for download;
 - the versions the pages were executed with and the build date, for the footer;
 - the theme's words that its templates do not mark for translation (aria labels,
   myst-nb's "Show code cell source" prompts), translated through ``sphinx.po``.
@@ -179,6 +180,56 @@ def translate_attributes(outdir: Path) -> None:
             page.write_text(changed, encoding="utf-8")
 
 
+def finalise_executed_notebooks(app: Sphinx, env: Any) -> list[str]:
+    """Rewrite each executed notebook in ``jupyter_execute`` from the execution cache.
+
+    myst-nb (1.4) writes to ``jupyter_execute`` the notebook object it parsed, which is
+    wrong in two ways: when the outputs come from the cache it renders the page from a
+    merged copy and writes the notebook *without* outputs; when it executes, merging the
+    stream outputs for display leaves the printed text twice in the file. These files are
+    what readers download and what the editions' outputs are compared on, so each one is
+    rebuilt here the same way whatever happened: the cached outputs of this exact source
+    (the ones the page shows), glue data removed and streams merged as on the page, and
+    cell ids numbered, so both editions and repeated builds write identical notebooks.
+    """
+    config = getattr(env, "mystnb_config", None)
+    folder = notebook_folder(app)
+    if config is None or folder is None or config.execution_mode != "cache":
+        return []
+    import nbformat
+    from jupyter_cache import get_cache
+    from myst_nb.core.utils import coalesce_streams
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    cache = get_cache(config.execution_cache_path)
+    for docname in sorted(env.found_docs):
+        path = folder / f"{docname}.ipynb"
+        if not path.is_file():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        if not any(cell.cell_type == "code" for cell in notebook.cells):
+            continue
+        try:
+            _, notebook = cache.merge_match_into_notebook(notebook)
+        except KeyError:
+            logger.warning(
+                "no outputs for %s in the execution cache %s",
+                path,
+                config.execution_cache_path,
+                location=docname,
+            )
+            continue
+        notebook.nbformat_minor = max(notebook.nbformat_minor, 5)  # cell ids: nbformat 4.5
+        for index, cell in enumerate(notebook.cells):
+            cell.id = f"cell-{index}"
+            if cell.cell_type == "code":
+                extract_glue_data_cell(cell)  # as myst-nb does before rendering
+                if config.merge_streams:
+                    cell.outputs = coalesce_streams(cell.outputs)
+        path.write_text(nbformat.writes(notebook), encoding="utf-8")
+    return []
+
+
 def copy_notebooks(app: Sphinx, outdir: Path) -> None:
     """Copy each page's executed notebook to ``_notebooks/<page>.ipynb``."""
     folder = notebook_folder(app)
@@ -231,6 +282,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("book_verified_with", [], "html")
     app.add_config_value("book_build_date", "", "html")
     app.connect("config-inited", check_config)
+    app.connect("env-updated", finalise_executed_notebooks)
     app.connect("html-page-context", add_page_context)
     app.connect("build-finished", finish_build)
     app.add_post_transform(TranslateCellPrompts)
