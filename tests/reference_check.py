@@ -269,7 +269,8 @@ def _finite_number(token: Token) -> bool:
 _REQUIRED = ("cell", "seed", "seed_cell", "what", "expected")
 _OPTIONAL = ("kind", "rtol", "atol", "p", "of")
 _KINDS = ("values", "dropout")
-_CELL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# also the cell's HTML anchor on its page (ref-<cell>), so it is already a valid id
+_CELL_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _SEED = re.compile(r"\d{3}|book")
 
 
@@ -347,7 +348,10 @@ def _validate_entry(entry: Any, index: int) -> list[str]:
             f"(expected {cell[len(TAG_PREFIX) :]!r})"
         )
     elif isinstance(cell, str) and cell and not _CELL_ID.fullmatch(cell):
-        errors.append(f"{where}: cell must be letters, digits, '-', '_' or '.', got {cell!r}")
+        errors.append(
+            f"{where}: cell must be lowercase letters and digits in words joined by '-' "
+            f"(e.g. 'journey-scores'), got {cell!r}"
+        )
     if isinstance(seed, str) and seed and not _SEED.fullmatch(seed):
         errors.append(f'{where}: seed must be a seed number such as "002" or "book", got {seed!r}')
     kind = entry.get("kind", "values")
