@@ -3,8 +3,9 @@
 The tables are rendered from the same data, read by the same code, as the check that
 compares the executed pages with the seeds (``tests/reference_outputs/<page>.toml``,
 read by ``tests/reference_check.py``), so the list in the book cannot disagree with
-what is checked. One table per page, in reading order; each row gives the cell (a link
-to it on its page), what it prints, where the seed printed it, and the expected text.
+what is checked. One table per page, in reading order; each output takes two rows: the
+cell (a link to it on its page), what it prints and where the seed printed it; below,
+the text the seed printed.
 
 Words come from the page, never from this extension: the column headers and the
 ``what`` of each output are ordinary paragraphs of the page, extracted by
@@ -44,8 +45,8 @@ logger = logging.getLogger(__name__)
 
 TAG_PREFIX = "ref-"
 # The column headers; translated through the page's catalog (see the module docstring).
-HEADERS = ("Cell", "What it prints", "Seed", "Expected output")
-COLUMN_WIDTHS = (18, 30, 12, 40)
+HEADERS = ("Cell", "What it prints", "Seed")
+COLUMN_WIDTHS = (25, 60, 15)
 
 
 def _path(app: Sphinx, value: str) -> Path:
@@ -211,9 +212,10 @@ class ReferenceOutputs(SphinxDirective):
         head_row += [nodes.entry("", self._paragraph(header)) for header in HEADERS]
         group += nodes.thead("", head_row)
         body = nodes.tbody()
-        body += [self._row(ref) for ref in references]
+        for ref in references:
+            body += self._rows(ref)
         group += body
-        table = nodes.table("", title, group, classes=["reference-outputs"])
+        table = nodes.table("", title, group, classes=["reference-outputs", "colwidths-given"])
         container = nodes.container(
             "",
             table,
@@ -223,7 +225,8 @@ class ReferenceOutputs(SphinxDirective):
         )
         return container
 
-    def _row(self, ref: Any) -> nodes.row:
+    def _rows(self, ref: Any) -> list[nodes.row]:
+        """Two rows: the cell, what it prints and its seed; below, the seed's printed text."""
         link = nodes.reference(
             "",
             "",
@@ -248,8 +251,9 @@ class ReferenceOutputs(SphinxDirective):
         row += nodes.entry("", self._data(link))
         row += nodes.entry("", self._paragraph(ref.what))
         row += nodes.entry("", seed)
-        row += nodes.entry("", *expected)
-        return row
+        expected_row = nodes.row(classes=["reference-output-expected"])
+        expected_row += nodes.entry("", *expected, morecols=len(HEADERS) - 1)
+        return [row, expected_row]
 
 
 def _options(ref: Any) -> str:
