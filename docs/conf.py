@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from myst_nb.core.render import base_render_priority
+
 import attention_examples
 
 DOCS = Path(__file__).parent
@@ -57,6 +59,11 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_timeout = 300
 nb_merge_streams = True
+# The gettext builder must pick the same outputs as HTML (myst-nb gives it none), so that
+# the alt texts of figures made from cell outputs are extracted for translation.
+nb_mime_priority_overrides = [
+    ("gettext", mime, priority) for mime, priority in base_render_priority()["html"].items()
+]
 # One cache for both editions, so each notebook executes once. myst-nb hashes only
 # the cells' source, so the cache lives in a directory named after a hash of the
 # package's source: changing attention_examples starts a fresh cache, never stale outputs.
