@@ -655,6 +655,7 @@ import numpy as np
 
 V = np.array([[10.0, 0.0], [0.0, 10.0], [5.0, 5.0]])
 w = np.array([0.7, 0.2, 0.1])
+print("the weighted average of the rows of V:")  # two prints: two stream outputs
 print((w[:, None] * V).sum(axis=0))
 ```
 
@@ -702,13 +703,21 @@ def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
         textwrap.dedent(f"""\
             import sys
             sys.path.insert(0, {str(extension)!r})
+            from editions import finalise_executed_notebooks
+
             extensions = ["myst_nb", "reference_outputs"]
             exclude_patterns = ["_build"]
             nb_execution_mode = "cache"
             nb_execution_cache_path = {str(tmp_path / "cache")!r}
             nb_execution_raise_on_error = True
+            nb_merge_streams = True
             reference_outputs_dir = {str(refs)!r}
             reference_outputs_checker = {str(Path(rc.__file__).resolve())!r}
+
+            def setup(app):
+                # as the book's build does: executed notebooks hold the outputs the
+                # page shows, also when they come from the cache (the second edition)
+                app.connect("env-updated", finalise_executed_notebooks)
             """),
         encoding="utf-8",
     )

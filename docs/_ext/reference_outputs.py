@@ -32,9 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import nbformat
 from docutils import nodes
-from jupyter_cache import get_cache
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
@@ -113,38 +111,6 @@ def merge_anchors(
     for docname, anchors in _anchors(other).items():
         if docname in docnames:
             _anchors(env)[docname] = anchors
-
-
-# --- executed notebooks that hold their outputs --------------------------------------
-
-
-def restore_cached_outputs(app: Sphinx, doctree: nodes.document) -> None:
-    """Put the outputs back into the executed notebook of a page whose outputs were cached.
-
-    myst-nb (1.4) writes ``<output folder>/<page>.ipynb`` from the notebook it parsed.
-    When it executes the page, the outputs are added to that notebook; when it takes
-    them from the execution cache, it merges them into a copy, and the file it writes
-    has none. That is always so in the second edition, which reuses the first one's
-    outputs. The check of the reference outputs, and the notebook offered for download,
-    read that file, so the outputs are merged into it here, keeping the cells' current
-    metadata (their tags).
-    """
-    config = getattr(app.env, "mystnb_config", None)
-    if config is None or config.execution_mode != "cache" or not config.output_folder:
-        return
-    path = Path(config.output_folder, *f"{app.env.docname}.ipynb".split("/"))
-    if not path.is_file():
-        return
-    notebook = nbformat.read(path, as_version=4)
-    if any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"):
-        return  # executed in this build
-    try:
-        _, merged = get_cache(config.execution_cache_path).merge_match_into_notebook(
-            notebook, cell_meta=()
-        )
-    except KeyError:
-        return  # not in the cache: nothing to restore
-    path.write_text(nbformat.writes(merged), encoding="utf-8")
 
 
 # --- the tables ---------------------------------------------------------------------
@@ -337,7 +303,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("reference_outputs_checker", "../tests/reference_check.py", "env", str)
     app.add_directive("reference-outputs", ReferenceOutputs)
     app.connect("doctree-read", anchor_reference_cells)
-    app.connect("doctree-read", restore_cached_outputs)
     app.connect("env-purge-doc", purge_anchors)
     app.connect("env-merge-info", merge_anchors)
     app.connect("doctree-resolved", resolve_tables)
