@@ -1,4 +1,4 @@
-"""Extract the interface words of the book's HTML into ``sphinx.pot``.
+"""Extract the interface words of the book's HTML into ``sphinx.pot``; tidy the templates.
 
 Sphinx translates the theme's templates through the ``sphinx`` message domain: its own
 catalog, plus ``docs/locale/<lang>/LC_MESSAGES/sphinx.po`` where the book supplies the
@@ -10,6 +10,10 @@ keeps ``sphinx.po`` in step with the theme like every page's catalog:
 
 Sources: every ``{% trans %}`` and ``_()`` in the templates of furo, sphinx-basic-ng and
 ``docs/_templates``, and the hard-coded words listed in ``docs/_ext/editions.py``.
+
+It also rewrites the source locations of every template in the directory (``#: ../../
+docs/softmax.md:16``, relative to wherever they were extracted) relative to the repository
+(``#: docs/softmax.md:16``), so the catalogs do not change with the build directory.
 """
 
 from __future__ import annotations
@@ -84,6 +88,27 @@ def build_catalog() -> Catalog:
     return catalog
 
 
+def relocate(pot: Path) -> None:
+    """Make the ``#:`` source locations of a template relative to the repository."""
+
+    def repository_path(location: str) -> str:
+        path, _, line = location.rpartition(":")
+        if not path or not line.isdigit():
+            return location
+        absolute = (pot.parent / path).resolve()
+        try:
+            return f"{absolute.relative_to(ROOT).as_posix()}:{line}"
+        except ValueError:
+            return location
+
+    lines = pot.read_text(encoding="utf-8").splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.startswith("#: "):
+            locations = [repository_path(item) for item in line[3:].split()]
+            lines[index] = "#: " + " ".join(locations) + "\n"
+    pot.write_text("".join(lines), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path, help="directory to write sphinx.pot into")
@@ -92,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     target = args.outdir / "sphinx.pot"
     with target.open("wb") as file:
         write_po(file, build_catalog(), width=100, omit_header=False, sort_output=True)
+    for pot in sorted(args.outdir.rglob("*.pot")):
+        if pot != target:
+            relocate(pot)
     print(f"wrote {target}")
     return 0
 
