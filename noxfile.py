@@ -58,6 +58,9 @@ def sphinx_build(session: nox.Session, *args: str | Path, silent: bool = False) 
 def build_edition(session: nox.Session, language: str, *, silent: bool = False) -> str | None:
     """Build one edition into _build/<language>/html (notebooks in .../jupyter_execute)."""
     edition = BUILD / language
+    # Sphinx never deletes the page of a removed document: start the HTML afresh
+    # (the doctrees stay, so unchanged pages are not read again).
+    shutil.rmtree(edition / "html", ignore_errors=True)
     return sphinx_build(
         session,
         "-b", "html",
