@@ -17,6 +17,7 @@ from .fast_attention import (
     KVCache,
     decode_step,
     generate,
+    load_benchmark_results,
     plot_benchmark,
     tiled_attention,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "journey_batch",
     "journey_inputs",
     "large_scores",
+    "load_benchmark_results",
     "mask_after_softmax",
     "mask_before_softmax",
     "numpy_attention",

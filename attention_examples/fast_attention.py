@@ -10,14 +10,16 @@ work of :class:`~attention_examples.MultiHeadAttention` with less time or memory
 - :class:`KVCache`, :func:`decode_step` and :func:`generate` produce a causal
   sequence token by token, reusing the keys and values of the earlier tokens.
 
-:func:`plot_benchmark` draws the measurements that ``nox -s bench`` stores in
-``benchmarks/results.json``.
+:func:`load_benchmark_results` and :func:`plot_benchmark` read and draw the
+measurements that ``nox -s bench`` stores in ``benchmarks/results.json``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -45,6 +47,7 @@ __all__ = [
     "KVCache",
     "decode_step",
     "generate",
+    "load_benchmark_results",
     "plot_benchmark",
     "tiled_attention",
 ]
@@ -91,7 +94,8 @@ class FusedMultiHeadAttention(MultiHeadAttention):
             module: a :class:`~attention_examples.MultiHeadAttention`.
 
         Returns:
-            A new :class:`FusedMultiHeadAttention` in the same training mode.
+            A new :class:`FusedMultiHeadAttention` on the same device, with the same
+            dtype and in the same training mode.
         """
         if not isinstance(module, MultiHeadAttention):
             raise TypeError(f"module: expected a MultiHeadAttention, got {describe(module)}")
@@ -103,6 +107,8 @@ class FusedMultiHeadAttention(MultiHeadAttention):
             module.num_heads,
             qkv_bias=module.W_query.bias is not None,
         )
+        weight = module_weight(module)
+        fused = fused.to(device=weight.device, dtype=weight.dtype)
         fused.load_state_dict(module.state_dict())
         return fused.train(module.training)
 
@@ -470,6 +476,29 @@ def generate(
             )
         sequence = torch.cat([sequence, new_tokens], dim=1)  # -> (b, t + 1, d_in)
     return sequence
+
+
+BENCHMARK_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results.json"
+
+
+def load_benchmark_results(path: str | Path | None = None) -> dict[str, Any]:
+    """Read the results that ``nox -s bench`` wrote (the book never reruns it).
+
+    Args:
+        path: the results file; default ``benchmarks/results.json`` of the
+            repository that holds this package (an editable install).
+
+    Returns:
+        The results: ``machine``, ``versions``, ``settings``, ``comparison``,
+        ``time``, ``memory``, ``decode`` and ``ratios``.
+    """
+    path = BENCHMARK_RESULTS if path is None else Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"path: no benchmark results at {path}; run `nox -s bench` in the repository, "
+            "or install the package from a clone with `pip install -e .`"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 _BENCHMARK_UNITS = {"time": ("s", 1.0), "memory": ("MiB", 2.0**-20), "decode": ("s", 1.0)}

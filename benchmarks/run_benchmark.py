@@ -63,7 +63,7 @@ HEAD_DIM = D_MODEL // NUM_HEADS
 BLOCK_SIZE = 128
 
 # Sequence lengths of the time curves, with the rounds at each (fewer where slow).
-SCALING_ROUNDS = {128: 10, 256: 10, 512: 6, 1024: 10, 2048: 3}
+SCALING_ROUNDS = {128: 6, 256: 6, 512: 6, 1024: 10, 2048: 3}
 MEMORY_TOKENS = (1024, 2048, 4096, 8192)
 DECODE_TOKENS = (128, 256, 512, 1024, 2048)
 DECODE_ROUNDS = 10
@@ -310,6 +310,14 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average: how busy the machine was with other work."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
@@ -427,6 +435,13 @@ def main() -> None:
         action="store_true",
         help="a smoke test: one or two rounds, short sequences (needs --output)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="threads for PyTorch (default: %(default)s); on a machine busy with other "
+        "work, fewer threads than cores avoid waiting for a descheduled thread",
+    )
     args = parser.parse_args()
     if args.quick:
         if args.output == RESULTS:
@@ -440,19 +455,21 @@ def main() -> None:
         print_ratios(results)
         return
 
-    threads = torch.get_num_threads()
+    threads = args.threads
+    torch.set_num_threads(threads)
     started = time.perf_counter()
 
     def log(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
 
-    log(f"{machine()['cpu']}, {threads} threads, torch {torch.__version__}")
+    load_before = _load_average()
+    log(f"{machine()['cpu']}, {threads} threads, torch {torch.__version__}, load {load_before}")
     comparison, scaling = run_scaling(threads, log)
     memory = run_memory(threads, log)
     decode = run_decode(threads, log)
     results = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": {**machine(), "load_average": [load_before, _load_average()]},
         "versions": versions(),
         "settings": {
             "device": "cpu",
