@@ -191,6 +191,7 @@ def finalise_executed_notebooks(app: Sphinx, env: Any) -> list[str]:
     rebuilt here the same way whatever happened: the cached outputs of this exact source
     (the ones the page shows), glue data removed and streams merged as on the page, and
     cell ids numbered, so both editions and repeated builds write identical notebooks.
+    Notebooks of pages that no longer exist are deleted.
     """
     config = getattr(env, "mystnb_config", None)
     folder = notebook_folder(app)
@@ -201,6 +202,9 @@ def finalise_executed_notebooks(app: Sphinx, env: Any) -> list[str]:
     from myst_nb.core.utils import coalesce_streams
     from myst_nb.ext.glue import extract_glue_data_cell
 
+    for stale in folder.rglob("*.ipynb"):  # notebooks of pages that no longer exist
+        if stale.relative_to(folder).with_suffix("").as_posix() not in env.found_docs:
+            stale.unlink()
     cache = get_cache(config.execution_cache_path)
     for docname in sorted(env.found_docs):
         path = folder / f"{docname}.ipynb"
