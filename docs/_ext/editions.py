@@ -7,7 +7,8 @@
   ``finalise_executed_notebooks``) and copied to ``_notebooks/<page>.ipynb`` for download;
 - the versions the pages were executed with and the build date, for the footer;
 - the theme's words that its templates do not mark for translation (aria labels,
-  myst-nb's "Show code cell source" prompts), translated through ``sphinx.po``.
+  myst-nb's "Show code cell source" prompts), translated through ``sphinx.po``;
+- a working search script for the Chinese edition (see ``fix_search_stemmer``).
 
 The editions are listed in ``conf.py`` as ``book_editions`` (language code -> name);
 each is built into ``<root>/<language>/``, so the other edition of ``<page>.html`` is
@@ -20,6 +21,7 @@ import datetime as dt
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 from html import escape
 from pathlib import Path
@@ -247,6 +249,33 @@ def copy_notebooks(app: Sphinx, outdir: Path) -> None:
             shutil.copy2(source, target)
 
 
+def fix_search_stemmer(outdir: Path) -> None:
+    """Point ``window.Stemmer`` at the stemmer ``language_data.js`` really defines.
+
+    Sphinx 9.0 names the stemmer after the search language (``ChineseStemmer``) while the
+    Chinese search ships the English stemmer, so search stops with "ChineseStemmer is not
+    defined" (sphinx-doc/sphinx#14229, fixed upstream by deriving the name from the
+    stemmer's file). Does nothing when the named stemmer exists.
+    """
+    path = outdir / "_static" / "language_data.js"
+    if not path.is_file():
+        return
+    script = path.read_text(encoding="utf-8")
+    assignment = re.search(r"window\.Stemmer = (\w+);", script)
+    defined = set(re.findall(r"\bvar (\w+Stemmer)\s*=", script))
+    if assignment is None or assignment.group(1) in defined:
+        return
+    if len(defined) != 1:
+        raise RuntimeError(
+            f"{path}: window.Stemmer = {assignment.group(1)}, which is not defined, and the "
+            f"script defines {sorted(defined) or 'no stemmer'} instead of exactly one"
+        )
+    (stemmer,) = defined
+    path.write_text(
+        script.replace(assignment.group(0), f"window.Stemmer = {stemmer};"), encoding="utf-8"
+    )
+
+
 def finish_build(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -254,6 +283,7 @@ def finish_build(app: Sphinx, exception: Exception | None) -> None:
     copy_mathjax(outdir)
     copy_notebooks(app, outdir)
     translate_attributes(outdir)
+    fix_search_stemmer(outdir)
 
 
 def check_config(app: Sphinx, config: Any) -> None:
