@@ -76,10 +76,10 @@ class GlossaryTable(SphinxDirective):
         title_field = "en" if language == "en" else "zh"
         std = self.env.get_domain("std")
 
-        table = nodes.table(classes=["glossary-table"])
+        table = nodes.table(classes=["glossary-table", "colwidths-given"])
         group = nodes.tgroup(cols=len(headers))
         table += group
-        for width in (18, 14, 50, 18):
+        for width in (20, 14, 44, 22):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         head += self._row(headers)
