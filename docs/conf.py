@@ -117,3 +117,37 @@ copybutton_selector = "div:not(.output) > div.highlight pre"
 copybutton_exclude = ".linenos, .gp, .go"
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
+
+# --- Publishing: canonical URLs, OpenGraph, sitemap, 404 page ---------------------
+# BOOK_BASE_URL is where the site's root (index.html, en/, zh_CN/) is published; the
+# default suits `python3 -m http.server 8000 -d _build/site`. On Read the Docs, each
+# edition is its own project and READTHEDOCS_CANONICAL_URL gives the edition's URL.
+from urllib.parse import urlsplit as _urlsplit
+
+extensions += ["notfound.extension", "sphinx_sitemap", "sphinxext.opengraph"]
+
+_rtd_edition_url = os.environ.get("READTHEDOCS_CANONICAL_URL")
+_site_url = os.environ.get("BOOK_BASE_URL", "http://localhost:8000/").rstrip("/") + "/"
+if not _urlsplit(_site_url).scheme or not _urlsplit(_site_url).netloc:
+    raise ValueError(
+        f"BOOK_BASE_URL must be an absolute URL such as https://host/book/, got {_site_url!r}"
+    )
+for _language in book_editions:
+    _edition_url = _rtd_edition_url or f"{_site_url}{_language}/"
+    book_edition_config.setdefault(_language, {}).update(
+        html_baseurl=_edition_url,  # <link rel="canonical">, og:url and the sitemap
+        ogp_site_url=_edition_url,
+        # The 404 page is served for missing URLs at any depth: absolute links.
+        notfound_urls_prefix=_urlsplit(_edition_url).path,
+        ogp_custom_meta_tags=[f'<meta property="og:locale" content="{_language}" />'],
+    )
+if _rtd_edition_url:
+    site_url, sitemap_url_scheme, sitemap_locales = _rtd_edition_url, "{link}", [None]
+else:  # one sitemap per edition, each page listing its twin (hreflang)
+    site_url, sitemap_url_scheme, sitemap_locales = _site_url, "{lang}{link}", list(book_editions)
+sitemap_excludes = ["404.html", "search.html", "genindex.html"]
+ogp_description_length = 200
+# Generated social-card images would need a CJK font on every building machine;
+# pages get title, description, URL and locale instead.
+ogp_social_cards = {"enable": False}
+notfound_pagename = "404"

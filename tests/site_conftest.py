@@ -1,0 +1,288 @@
+"""Fixtures for the checks of the built site: the pages, a local server and a browser.
+
+The site is read from ``BOOK_SITE_DIR`` (default ``_build/site``, where ``nox -s docs``
+builds it). Pages are discovered from the built site, so a new chapter is checked
+without touching the tests; the chapters the package documents (``Chapter: ...
+(docs/<name>.md)`` in each module's docstring) must all be there.
+
+The browser is Debian's Chromium at ``/usr/bin/chromium`` (``BOOK_CHROMIUM`` overrides
+it), driven by Playwright; no browser is ever downloaded. The browser tests are
+skipped, with a message saying why, only when that executable is missing.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import http.server
+import io
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = Path(os.environ.get("BOOK_SITE_DIR", ROOT / "_build" / "site")).resolve()
+EDITIONS = ("en", "zh_CN")
+CHROMIUM = Path(os.environ.get("BOOK_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+# Generated pages that are not chapters but that readers still reach.
+GENERATED_PAGES = frozenset({"genindex.html", "search.html"})
+NOT_FOUND_PAGE = "404.html"
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+NOT_BUILT = "the site is not built in {site}: run `python3 -m nox -s docs` first"
+
+
+def edition_dir(edition: str) -> Path:
+    return SITE / edition
+
+
+def discover_pages(edition: str) -> list[str]:
+    """Every HTML page of one edition, as paths relative to it (``softmax.html``)."""
+    root = edition_dir(edition)
+    if not root.is_dir():
+        return []
+    pages = []
+    for path in sorted(root.rglob("*.html")):
+        relative = path.relative_to(root).as_posix()
+        if relative.split("/")[0].startswith("_") or relative == NOT_FOUND_PAGE:
+            continue  # _static, _sources, _images; the 404 page has tests of its own
+        pages.append(relative)
+    return pages
+
+
+def expected_chapters() -> list[str]:
+    """The chapters the package says exist: ``docs/<name>.md`` in module docstrings."""
+    chapters = set()
+    for module in sorted((ROOT / "attention_examples").glob("*.py")):
+        docstring = ast.get_docstring(ast.parse(module.read_text(encoding="utf-8"))) or ""
+        chapters.update(re.findall(r"``docs/([\w-]+)\.md``", docstring))
+    return sorted(chapters)
+
+
+def chapter_pages(edition: str) -> list[str]:
+    """The pages written as book pages (everything but the index and search pages)."""
+    return [page for page in discover_pages(edition) if page not in GENERATED_PAGES]
+
+
+def all_site_pages() -> list[tuple[str, str]]:
+    return [(edition, page) for edition in EDITIONS for page in discover_pages(edition)]
+
+
+def page_params(pages: list[tuple[str, str]]) -> list:
+    """Parameters for a test over pages; a missing site becomes one failing case."""
+    if not pages:
+        return [pytest.param(None, id="site-not-built")]
+    return [pytest.param(item, id=f"{item[0]}/{item[1]}") for item in pages]
+
+
+def require(item):
+    """Fail (never skip) a page test when the site was not built."""
+    if item is None:
+        pytest.fail(NOT_BUILT.format(site=SITE))
+    return item
+
+
+def canonical_base_path() -> str:
+    """The URL path the site is published under, read from a built page.
+
+    The 404 page links with absolute paths (it is served for any missing URL), so the
+    local server must answer under the same prefix as the published site.
+    """
+    for edition in EDITIONS:
+        index = edition_dir(edition) / "index.html"
+        if index.is_file():
+            match = re.search(
+                r'<link rel="canonical" href="([^"]+)"', index.read_text(encoding="utf-8")
+            )
+            if match:
+                path = urlsplit(match.group(1)).path
+                suffix = f"{edition}/index.html"
+                if path.endswith(suffix):
+                    return path[: -len(suffix)] or "/"
+    return "/"
+
+
+class _SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files of the site, under ``/`` and the published prefix, with 404 pages."""
+
+    prefix = "/"
+
+    def log_message(self, *args):
+        pass  # quiet: the tests report what matters
+
+    def translate_path(self, path):
+        path = urlsplit(path).path
+        if self.prefix != "/" and path.startswith(self.prefix):
+            path = "/" + path[len(self.prefix) :]
+        return super().translate_path(path)
+
+    def send_head(self):
+        target = Path(self.translate_path(self.path))
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            return self._not_found()
+        return super().send_head()
+
+    def _not_found(self):
+        path = unquote(urlsplit(self.path).path)
+        if self.prefix != "/" and path.startswith(self.prefix):
+            path = "/" + path[len(self.prefix) :]
+        edition = path.strip("/").split("/")[0]
+        candidates = [SITE / NOT_FOUND_PAGE, SITE / "en" / NOT_FOUND_PAGE]
+        if edition in EDITIONS:
+            candidates.insert(0, SITE / edition / NOT_FOUND_PAGE)
+        page = next((c for c in candidates if c.is_file()), None)
+        body = page.read_bytes() if page else b"not found"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        # send_head returns a file object whose content do_GET copies to the client.
+        return io.BytesIO(body) if self.command != "HEAD" else None
+
+
+@dataclass
+class SiteServer:
+    """The built site served on 127.0.0.1 at a free port."""
+
+    origin: str
+    prefix: str
+
+    def url(self, edition: str, page: str = "index.html") -> str:
+        return f"{self.origin}{self.prefix}{edition}/{page}"
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Iterator[SiteServer]:
+    if not SITE.is_dir():
+        pytest.fail(NOT_BUILT.format(site=SITE))
+    prefix = canonical_base_path()
+    handler = functools.partial(
+        type("Handler", (_SiteHandler,), {"prefix": prefix}), directory=str(SITE)
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SiteServer(origin=f"http://127.0.0.1:{server.server_port}", prefix=prefix)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole test session."""
+    if not CHROMIUM.is_file():
+        pytest.skip(
+            f"no browser: {CHROMIUM} is missing. Install Debian's chromium "
+            "(`apt-get install chromium`; the nox tests session does it when run as root)."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Visit:
+    """What happened while a page loaded: errors and requests that left the machine."""
+
+    console_errors: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    broken_resources: list[str] = field(default_factory=list)
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    return parts.hostname in LOCAL_HOSTS
+
+
+def load(browser, url: str, *, width: int = 1280, height: int = 900, clipboard: bool = False):
+    """Open ``url`` in a fresh browser context; returns ``(context, page, visit)``.
+
+    Every request that would leave the machine is blocked and recorded, and so are
+    console errors, uncaught exceptions and local resources that fail to load.
+    """
+    context = browser.new_context(viewport={"width": width, "height": height})
+    if clipboard:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+    visit = Visit()
+
+    def route(route):
+        if is_local(route.request.url):
+            route.continue_()
+        else:
+            visit.external_requests.append(route.request.url)
+            route.abort()
+
+    def console(message):
+        if message.type == "error":
+            visit.console_errors.append(f"{message.text} (at {message.location.get('url')})")
+
+    def response(response):
+        if response.status >= 400 and response.url != url:
+            visit.broken_resources.append(f"{response.status} {response.url}")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", console)
+    page.on("pageerror", lambda error: visit.console_errors.append(f"uncaught: {error}"))
+    page.on("response", response)
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    wait_for_math(page)
+    return context, page, visit
+
+
+@pytest.fixture
+def open_page(browser):
+    """``open_page(url, width=..., clipboard=...)`` -> ``(page, visit)``, closed afterwards."""
+    contexts = []
+
+    def _open(url: str, **options):
+        context, page, visit = load(browser, url, **options)
+        contexts.append(context)
+        return page, visit
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def wait_for_math(page) -> None:
+    """Wait until MathJax, if the page loads it, has typeset the page."""
+    has_math = page.evaluate("() => document.querySelector('.math') !== null")
+    if not has_math:
+        return
+    # After "networkidle" the MathJax script has loaded, or failed to (then the math
+    # test reports the raw TeX left on the page).
+    if page.evaluate("() => Boolean(window.MathJax && window.MathJax.startup)"):
+        page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
