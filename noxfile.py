@@ -6,6 +6,7 @@ lint, the build, then the tests, which read the built site.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -46,7 +47,32 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, doctests, reference-output checks and site checks (after ``docs``)."""
     install(session, "test", "docs")
+    install_site_check_tools(session)
     session.run("pytest", *session.posargs)
+
+
+# The site checks use Debian's Chromium (Playwright never downloads a browser), and
+# Java and npm for the Nu Html Checker (tools/vnu.py fetches it from the npm registry).
+SITE_CHECK_TOOLS = {"/usr/bin/chromium": "chromium", "java": "default-jre-headless", "npm": "npm"}
+
+
+def install_site_check_tools(session: nox.Session) -> None:
+    """apt-get install what the site checks need and the machine lacks (when root).
+
+    Never fails the run: without a browser the browser tests are skipped and say why.
+    """
+    missing = [package for tool, package in SITE_CHECK_TOOLS.items() if not shutil.which(tool)]
+    if not missing:
+        return
+    if getattr(os, "geteuid", lambda: -1)() != 0 or not shutil.which("apt-get"):
+        session.warn(f"not root or no apt-get: cannot install {missing} for the site checks")
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+    except nox.command.CommandFailed:
+        session.warn(f"could not install {missing}: the checks that need them will say so")
 
 
 def sphinx_build(session: nox.Session, *args: str | Path, silent: bool = False) -> str | None:
@@ -161,6 +187,17 @@ def bench(session: nox.Session) -> None:
     """
     install(session, "bench")
     session.run("python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
+
+
+@nox.session(python="3.11")
+def reproducible(session: nox.Session) -> None:
+    """Build HEAD twice from scratch; executed outputs and HTML must match (slow).
+
+    Every notebook is executed twice, so this is not part of the default run.
+    ``nox -s reproducible -- --keep --workdir DIR`` keeps both builds for a look.
+    """
+    install(session, "docs")
+    session.run("python", str(ROOT / "tools" / "check_reproducible.py"), *session.posargs)
 
 
 @nox.session(python="3.11")
