@@ -31,6 +31,7 @@ version = release
 extensions = [
     "myst_nb",
     "sphinx_copybutton",
+    "sphinx_togglebutton",
     "sphinx.ext.mathjax",
     "editions",
     "glossary_table",
@@ -82,6 +83,8 @@ book_edition_config = {
         "project": "注意力机制，一步一步",
         "html_title": "注意力机制，一步一步",
         "copyright": "2026，本书作者",
+        "togglebutton_hint": "点击展开",
+        "togglebutton_hint_hide": "点击收起",
     },
 }
 
