@@ -123,6 +123,22 @@ def workflow() -> dict:
     return publishing[0]
 
 
+def check_schema(schema: str, path: Path) -> subprocess.CompletedProcess:
+    """Validate against a schema that check-jsonschema ships (no network needed)."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_workflow_matches_the_github_schema(path):
+    result = check_schema("vendor.github-workflows", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_every_workflow_parses():
     for path in WORKFLOWS:
         workflow = load_workflow(path)
@@ -192,6 +208,11 @@ def test_workflow_python_matches_the_noxfile(workflow):
 def readthedocs() -> dict:
     assert READTHEDOCS.is_file(), ".readthedocs.yaml is missing"
     return yaml.safe_load(READTHEDOCS.read_text(encoding="utf-8"))
+
+
+def test_readthedocs_matches_its_schema():
+    result = check_schema("vendor.readthedocs", READTHEDOCS)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_readthedocs_config(readthedocs):
