@@ -513,9 +513,10 @@ def plot_benchmark(
     """Draw one section of the benchmark results against the sequence length, log-log.
 
     Each series becomes a line (a missing measurement, ``None``, is left out); two
-    grey guides show the slopes of growth proportional to ``T`` and to ``T^2``, so a
-    line parallel to a guide grows like it. The figure holds no words, only code
-    names, symbols and numbers, so it serves both editions.
+    grey guides, from a point below the lowest line, show the slopes of growth
+    proportional to ``T`` and to ``T^2``, so a line parallel to a guide grows like it.
+    The figure holds no words, only code names, symbols and numbers, so it serves
+    both editions.
 
     Args:
         results: the contents of ``benchmarks/results.json``; ``results[kind]`` has
@@ -551,7 +552,7 @@ def plot_benchmark(
     dashed = set(section.get("dashed", ()))
     if ax is None:
         ax = Figure(figsize=(7.5, 4), layout="constrained").add_subplot()
-    ends: list[tuple[float, float]] = []
+    starts: list[float] = []  # each series' first value
     for name, values in section["series"].items():
         if len(values) != len(tokens):
             raise ValueError(
@@ -562,18 +563,18 @@ def plot_benchmark(
         if points:
             style = "--" if name in dashed else "-"
             ax.plot(*zip(*points, strict=True), marker="o", linestyle=style, label=name)
-            ends.append(points[-1])
-    if ends:
-        low, high = min(ends, key=lambda p: p[1]), max(ends, key=lambda p: p[1])
-        t0 = tokens[0]
-        for power, (t_end, y_end), text in ((1, low, r"$\propto T$"), (2, high, r"$\propto T^2$")):
+            starts.append(points[0][1])
+    if starts:
+        # Both guides fan out from below the lowest first point, clear of the data.
+        t0, t1, y0 = tokens[0], tokens[-1], min(starts) / 2
+        for power, text in ((1, r"$\propto T$"), (2, r"$\propto T^2$")):
             ax.plot(
-                [t0, t_end],
-                [y_end * (t0 / t_end) ** power, y_end],
+                [t0, t1],
+                [y0, y0 * (t1 / t0) ** power],
                 color="black",
-                alpha=0.4,
+                alpha=0.5,
                 linewidth=1,
-                linestyle=":",
+                linestyle=":" if power == 1 else "-.",
                 label=text,
             )
     ax.set_xscale("log", base=2)
