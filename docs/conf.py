@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from jupyter_cache import get_cache
 from myst_nb.core.render import base_render_priority
 
 import attention_examples
@@ -73,6 +74,9 @@ _package_hash = hashlib.sha256(
 ).hexdigest()[:12]
 _cache_root = Path(os.environ.get("BOOK_EXECUTION_CACHE", ROOT / "_build" / ".jupyter_cache"))
 nb_execution_cache_path = str(_cache_root / _package_hash)
+# Create the cache's database now: with `-j auto`, parallel readers would otherwise race
+# to create it on a fresh cache ("table nbproject already exists").
+get_cache(nb_execution_cache_path).list_project_records()
 
 # --- HTML -------------------------------------------------------------------------
 # The editions (language code -> name in its own language), each built into <site>/<code>/.

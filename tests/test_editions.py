@@ -591,3 +591,25 @@ def test_the_search_dictionary_holds_every_glossary_term():
     chinese = {term["zh"] for term in terms if re.search(r"[\u4e00-\u9fff]", term["zh"])}
     missing = sorted(chinese - words)
     assert not missing, f"{dictionary.name} lacks the glossary terms {missing}"
+
+
+def test_printed_text_does_not_depend_on_how_the_kernel_split_it(editions):
+    whole = [{"output_type": "stream", "name": "stdout", "text": "a\n\nb\n"}]
+    split = [
+        {"output_type": "stream", "name": "stdout", "text": "a\n"},
+        {"output_type": "stream", "name": "stderr", "text": "warning\n"},
+        {"output_type": "stream", "name": "stdout", "text": "\n"},
+        {"output_type": "stream", "name": "stdout", "text": "b\n"},
+    ]
+    merged = editions.merge_streams(split)
+    assert [o["text"] for o in merged] == ["a\n\nb\n", "warning\n"]
+    assert editions.merge_streams(whole) == whole
+    assert split[0]["text"] == "a\n", "the outputs given must not be modified"
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_captions_and_code_blocks_are_accessible(site: Path, edition: str):
+    for path in site_pages(edition):
+        page = path.read_text(encoding="utf-8")
+        assert re.search(r'role="heading"(?![^>]*aria-level)', page) is None, path
+        assert re.search(r"<pre(?![^>]*tabindex)[\s>]", page) is None, path

@@ -33,13 +33,6 @@ TEXT_SUFFIXES = {".html", ".js", ".css", ".xml", ".txt", ".ipynb", ".svg", ".jso
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
 
 
-INIT_CACHE = """
-import runpy, sys
-from jupyter_cache import get_cache
-get_cache(runpy.run_path(sys.argv[1])["nb_execution_cache_path"]).list_project_records()
-"""
-
-
 def build(clone: Path, cache: Path) -> None:
     """Build both editions in ``clone`` into ``clone/_build/<language>/html``."""
     env = {
@@ -48,14 +41,6 @@ def build(clone: Path, cache: Path) -> None:
         "BOOK_EXECUTION_CACHE": str(cache),
         "PYTHONPATH": str(clone),  # the clone's package, not the installed checkout
     }
-    # Create the execution cache's database before `-j auto` starts parallel readers,
-    # which otherwise race to create it ("table nbproject already exists").
-    subprocess.run(
-        [sys.executable, "-c", INIT_CACHE, str(clone / "docs" / "conf.py")],
-        check=True,
-        env=env,
-        cwd=clone / "docs",
-    )
     for language in LANGUAGES:
         edition = clone / "_build" / language
         subprocess.run(

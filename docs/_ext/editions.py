@@ -17,6 +17,7 @@ each is built into ``<root>/<language>/``, so the other edition of ``<page>.html
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import importlib.metadata
 import importlib.util
@@ -115,7 +116,15 @@ def notebook_folder(app: Sphinx) -> Path | None:
 
 
 def edition_url(app: Sphinx, pagename: str, language: str) -> str:
-    """Relative URL from ``pagename`` to the same page in the edition ``language``."""
+    """Relative URL from ``pagename`` to the same page in the edition ``language``.
+
+    The 404 page is served in place of any missing address, at any depth, so its
+    link is absolute: the other edition's ``notfound_urls_prefix`` plus the page.
+    """
+    if pagename == getattr(app.config, "notfound_pagename", None):
+        prefix = app.config.book_edition_config.get(language, {}).get("notfound_urls_prefix")
+        if prefix:
+            return f"{prefix}{app.builder.get_target_uri(pagename)}"
     up = "../" * (pagename.count("/") + 1)
     return f"{up}{language}/{app.builder.get_target_uri(pagename)}"
 
@@ -161,8 +170,8 @@ class TranslateCellPrompts(SphinxPostTransform):
                     node[key] = _(node[key])
 
 
-def translate_attributes(outdir: Path) -> None:
-    """Translate the theme's hard-coded aria-label and title texts in every page."""
+def attribute_translations() -> dict[str, str]:
+    """The theme's hard-coded aria-label and title texts, mapped to this edition's words."""
     replacements = {}
     for text in UNTRANSLATED_ATTRIBUTES:
         translated = _(text)
@@ -171,15 +180,52 @@ def translate_attributes(outdir: Path) -> None:
                 replacements[f'{attribute}="{escape(text)}"'] = (
                     f'{attribute}="{escape(translated)}"'
                 )
-    if not replacements:
-        return
+    return replacements
+
+
+# The theme writes navigation captions as headings without a level, and code blocks as
+# scrollable <pre> that a keyboard cannot reach; both are fixed in the written pages.
+_CAPTION_HEADING = re.compile(r'(<p class="caption[^"]*" role="heading")(?![^>]*aria-level)')
+_PRE = re.compile(r"<pre(?![^>]*tabindex)(?=[\s>])")
+
+
+def rewrite_pages(outdir: Path) -> None:
+    """Translate the theme's attributes and make captions and code blocks accessible."""
+    replacements = attribute_translations()
     for page in outdir.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         changed = html
         for old, new in replacements.items():
             changed = changed.replace(old, new)
+        changed = _CAPTION_HEADING.sub(r'\1 aria-level="2"', changed)
+        changed = _PRE.sub('<pre tabindex="0"', changed)
         if changed != html:
             page.write_text(changed, encoding="utf-8")
+
+
+def merge_streams(outputs: list[Any]) -> list[Any]:
+    """Merge each stream (stdout, stderr) of a cell into one output, text joined as sent.
+
+    Replaces myst-nb's ``coalesce_streams``, which strips every chunk before joining, so
+    that where the kernel happened to split the printed text decides whether blank lines
+    survive, and which edits the first chunk in place, leaving the later chunks behind in
+    the written notebook. Here the result depends only on what was printed, and the
+    outputs given are not modified.
+    """
+    merged: list[Any] = []
+    streams: dict[str, Any] = {}
+    for output in outputs:
+        if output.get("output_type") != "stream":
+            merged.append(output)
+        elif output["name"] in streams:
+            streams[output["name"]]["text"] += output["text"]
+        else:
+            stream = copy.deepcopy(output)
+            streams[output["name"]] = stream
+            merged.append(stream)
+    for stream in streams.values():
+        stream["text"] = stream["text"].rstrip() + "\n"
+    return merged
 
 
 def finalise_executed_notebooks(app: Sphinx, env: Any) -> list[str]:
@@ -201,7 +247,6 @@ def finalise_executed_notebooks(app: Sphinx, env: Any) -> list[str]:
         return []
     import nbformat
     from jupyter_cache import get_cache
-    from myst_nb.core.utils import coalesce_streams
     from myst_nb.ext.glue import extract_glue_data_cell
 
     for stale in folder.rglob("*.ipynb"):  # notebooks of pages that no longer exist
@@ -231,7 +276,7 @@ def finalise_executed_notebooks(app: Sphinx, env: Any) -> list[str]:
             if cell.cell_type == "code":
                 extract_glue_data_cell(cell)  # as myst-nb does before rendering
                 if config.merge_streams:
-                    cell.outputs = coalesce_streams(cell.outputs)
+                    cell.outputs = merge_streams(cell.outputs)
         path.write_text(nbformat.writes(notebook), encoding="utf-8")
     return []
 
@@ -282,7 +327,7 @@ def finish_build(app: Sphinx, exception: Exception | None) -> None:
     outdir = Path(app.outdir)
     copy_mathjax(outdir)
     copy_notebooks(app, outdir)
-    translate_attributes(outdir)
+    rewrite_pages(outdir)
     fix_search_stemmer(outdir)
 
 
@@ -315,6 +360,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("book_edition_config", {}, "env", types=frozenset({dict}))
     app.add_config_value("book_verified_with", [], "html")
     app.add_config_value("book_build_date", "", "html")
+    import myst_nb.core.render
+
+    myst_nb.core.render.coalesce_streams = merge_streams  # see merge_streams
     app.connect("config-inited", check_config)
     app.connect("env-updated", finalise_executed_notebooks)
     app.connect("html-page-context", add_page_context)
