@@ -1,6 +1,6 @@
 """Fast attention: a fused kernel, a tiled online softmax and a key/value cache.
 
-Chapter: *Making attention fast* (``docs/fast_attention.md``). Three ways to do the
+Three ways to do the
 work of :class:`~attention_examples.MultiHeadAttention` with less time or memory:
 
 - :class:`FusedMultiHeadAttention` hands the attention itself to PyTorch's fused
@@ -491,6 +491,14 @@ def load_benchmark_results(path: str | Path | None = None) -> dict[str, Any]:
     Returns:
         The results: ``machine``, ``versions``, ``settings``, ``comparison``,
         ``time``, ``memory``, ``decode`` and ``ratios``.
+
+    >>> results = load_benchmark_results()
+    >>> {"machine", "versions", "settings", "ratios"} <= results.keys()
+    True
+    >>> load_benchmark_results("no/such/results.json")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: path: no benchmark results at no/such/results.json; ...
     """
     path = BENCHMARK_RESULTS if path is None else Path(path)
     if not path.is_file():
