@@ -189,6 +189,16 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
 
 
+@nox.session(python=False)
+def buildtimes(session: nox.Session) -> None:
+    """Time ``nox -s docs`` in a fresh clone: cold, unchanged, after edits (about ten minutes).
+
+    Prints the table of the README's "Build times" section and fails if a rebuild executes
+    other pages than the edit calls for. ``-- --keep --workdir DIR`` keeps the clone.
+    """
+    session.run(sys.executable, str(ROOT / "tools" / "time_builds.py"), *session.posargs)
+
+
 @nox.session(python="3.11")
 def reproducible(session: nox.Session) -> None:
     """Build HEAD twice from scratch; executed outputs and HTML must match (slow).

@@ -1,6 +1,6 @@
 """Fast attention: a fused kernel, a tiled online softmax and a key/value cache.
 
-Three ways to do the
+Chapter: *Fast attention* (``docs/fast_attention.md``). Three ways to do the
 work of :class:`~attention_examples.MultiHeadAttention` with less time or memory:
 
 - :class:`FusedMultiHeadAttention` hands the attention itself to PyTorch's fused
@@ -223,11 +223,11 @@ def tiled_attention(
             f"causal: needs as many queries as keys, got {num_queries} queries and {num_keys} keys"
         )
 
-    query = query * (1.0 / math.sqrt(query.shape[-1]))  # scale once, not every block
+    scale = 1.0 / math.sqrt(query.shape[-1])
     output = query.new_empty(*query.shape[:-1], value.shape[-1])  # (..., T_q, d_v)
     for q_start in range(0, num_queries, block_size):
         q_end = min(q_start + block_size, num_queries)
-        q_block = query[..., q_start:q_end, :]  # (..., Bq, d_k)
+        q_block = query[..., q_start:q_end, :] * scale  # (..., Bq, d_k), scaled once per block
         row_max = query.new_full((*q_block.shape[:-1], 1), -math.inf)  # m: (..., Bq, 1)
         row_sum = query.new_zeros(row_max.shape)  # l: (..., Bq, 1)
         acc = query.new_zeros(*q_block.shape[:-1], value.shape[-1])  # (..., Bq, d_v)

@@ -67,13 +67,14 @@ nb_mime_priority_overrides = [
     ("gettext", mime, priority) for mime, priority in base_render_priority()["html"].items()
 ]
 # One cache for both editions, so each notebook executes once. myst-nb hashes only
-# the cells' source, so the cache lives in a directory named after a hash of the
-# package's source: changing attention_examples starts a fresh cache, never stale outputs.
-_package_hash = hashlib.sha256(
-    b"".join(p.read_bytes() for p in sorted((ROOT / "attention_examples").glob("*.py")))
-).hexdigest()[:12]
+# the cells' source, so the cache lives in a directory named after a hash of what the
+# cells read besides their source: the package and the benchmark results. Changing
+# either starts a fresh cache, never stale outputs.
+_cell_inputs = sorted((ROOT / "attention_examples").glob("*.py"))
+_cell_inputs.append(ROOT / "benchmarks" / "results.json")
+_inputs_hash = hashlib.sha256(b"".join(p.read_bytes() for p in _cell_inputs)).hexdigest()[:12]
 _cache_root = Path(os.environ.get("BOOK_EXECUTION_CACHE", ROOT / "_build" / ".jupyter_cache"))
-nb_execution_cache_path = str(_cache_root / _package_hash)
+nb_execution_cache_path = str(_cache_root / _inputs_hash)
 # Create the cache's database now: with `-j auto`, parallel readers would otherwise race
 # to create it on a fresh cache ("table nbproject already exists").
 get_cache(nb_execution_cache_path).list_project_records()
