@@ -6,6 +6,7 @@ lint, the build, then the tests, which read the built site.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -109,6 +110,24 @@ def extract_messages(session: nox.Session) -> Path:
     return pot
 
 
+def catalog_inputs_hash() -> str:
+    """A hash of everything the catalog check's verdict depends on."""
+    files = [
+        *DOCS.glob("*.md"),
+        *DOCS.glob("_ext/*.py"),
+        *CATALOGS.glob("*.po"),
+        DOCS / "conf.py",
+        DOCS / "glossary.toml",
+        ROOT / "tools" / "check_catalogs.py",
+        ROOT / "tools" / "extract_theme_messages.py",
+        CONSTRAINTS,  # the theme's version decides its messages
+    ]
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def check_catalogs(session: nox.Session, pot: Path, *, strict: bool = True) -> None:
     """Untranslated, fuzzy or stale catalog entries, and rejected glossary variants."""
     session.run(
@@ -126,12 +145,21 @@ def docs(session: nox.Session) -> None:
     and jupyter_execute/ (the page's executed notebooks, for comparing the editions).
     Both share the execution cache, so the Chinese build executes nothing (checked).
     Before the Chinese build, the catalogs must be complete, without fuzzy entries and up
-    to date with the English pages; ``nox -s docs -- --draft`` builds it anyway.
+    to date with the English pages (checked again whenever a page, a catalog or the check
+    itself changed); ``nox -s docs -- --draft`` builds it anyway.
     """
     install(session, "docs")
     draft = "--draft" in session.posargs
     build_edition(session, "en")
-    check_catalogs(session, extract_messages(session), strict=not draft)
+    stamp = GETTEXT / "checked.sha256"
+    inputs = catalog_inputs_hash()
+    if not draft and stamp.is_file() and stamp.read_text() == inputs:
+        session.log("catalogs already checked against these pages: not extracting again")
+    else:
+        stamp.unlink(missing_ok=True)
+        check_catalogs(session, extract_messages(session), strict=not draft)
+        if not draft:
+            stamp.write_text(inputs)
     if draft:
         session.warn("--draft: the Chinese edition may contain untranslated English text")
     output = build_edition(session, "zh_CN", silent=True) or ""

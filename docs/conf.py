@@ -10,14 +10,13 @@ and assembles the site in ``_build/site``.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import sys
 from pathlib import Path
 
 from jupyter_cache import get_cache
 from myst_nb.core.render import base_render_priority
-
-import attention_examples
 
 DOCS = Path(__file__).parent
 ROOT = DOCS.parent
@@ -26,7 +25,9 @@ sys.path.insert(0, str(DOCS / "_ext"))
 project = "Attention, step by step"
 author = "The attention book authors"
 copyright = "2026, the attention book authors"
-release = attention_examples.__version__
+# The installed package's version, read without importing it (and PyTorch with it):
+# Sphinx starts three times per build, and only the notebooks need the package itself.
+release = importlib.metadata.version("attention_examples")
 version = release
 
 extensions = [
