@@ -110,7 +110,11 @@ def main() -> None:
             set(),
         )
         edit(page, "This sentence is new. ", "")  # the translations match again
-        edit(page, "```{code-cell} ipython3\n", "```{code-cell} ipython3\n# edited\n")
+        # A comment line at the top of the first code cell without options (":tags: ...").
+        cell = re.search(r"```\{code-cell\} ipython3\n(?!:)", page.read_text(encoding="utf-8"))
+        if cell is None:
+            sys.exit(f"{page}: no code cell without options to edit")
+        edit(page, cell.group(0), cell.group(0) + "# edited\n")
         step(f"rebuild after editing a code cell of {PAGE}.md", "nox -R -s docs", ("-R",), {PAGE})
         module = clone / "attention_examples" / "softmax.py"
         module.write_text(module.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
