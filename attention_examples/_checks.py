@@ -77,8 +77,9 @@ def check_finite(name: str, x: np.ndarray | Tensor) -> None:
 
 
 def _rank_text(ranks: Sequence[int]) -> str:
-    if isinstance(ranks, range) and len(ranks) > 2:
-        return f"{ranks.start}-D or higher"
+    """``(2, 3)`` -> "2-D or 3-D"; ``range(2, 9)`` -> "2-D to 8-D"."""
+    if isinstance(ranks, range) and ranks.step == 1 and len(ranks) > 2:
+        return f"{ranks.start}-D to {ranks[-1]}-D"
     return " or ".join(f"{r}-D" for r in ranks)
 
 

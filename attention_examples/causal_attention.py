@@ -222,6 +222,7 @@ class CausalAttention(nn.Module):
             (b, T, d_out) the context vectors (T, d_out for unbatched input), and
             the weights if asked.
         """
+        check_bool("return_weights", return_weights)
         x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
         b, num_tokens, _ = x.shape
         queries = self.W_query(x)  # (b, T, d_in) -> (b, T, d_out)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ._checks import (
+    _is_int,
     check_bool,
     check_input_matches,
     check_positive_int,
@@ -129,6 +131,7 @@ class FusedMultiHeadAttention(MultiHeadAttention):
         Returns:
             (b, T, d_out) the context vectors (and the weights if asked).
         """
+        check_bool("return_weights", return_weights)
         if return_weights:
             return super().forward(x, key_padding_mask, return_weights=True)
         x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
@@ -323,6 +326,16 @@ class KVCache:
                     f"{store.shape[0]}, {store.shape[1]}, {store.shape[3]} like the cache, "
                     f"got shape {tuple(new.shape)}"
                 )
+            if new.dtype != store.dtype:
+                raise TypeError(
+                    f"{name}: expected dtype {store.dtype} like the cache, got {new.dtype}; "
+                    "convert them, or start a new KVCache"
+                )
+            if new.device != store.device:
+                raise ValueError(
+                    f"{name}: expected a tensor on {store.device} like the cache, got one on "
+                    f"{new.device}; move them with .to(device), or start a new KVCache"
+                )
         if self._length + n > self.max_tokens:
             raise ValueError(
                 f"keys: {n} new positions do not fit: the cache holds {self._length} "
@@ -342,13 +355,42 @@ class KVCache:
         >>> len(cache)
         1
         """
-        if isinstance(num_tokens, bool) or not isinstance(num_tokens, int):
+        if not _is_int(num_tokens):
             raise TypeError(f"num_tokens: expected an int, got {describe(num_tokens)}")
         if not 0 <= num_tokens <= self._length:
             raise ValueError(
                 f"num_tokens: expected 0 to {self._length} (the cached positions), got {num_tokens}"
             )
-        self._length = num_tokens
+        self._length = int(num_tokens)
+
+
+def _check_cache_fits(cache: KVCache, keys: Tensor, values: Tensor) -> None:
+    """Check, before anything is stored, that the new keys and values fit ``cache``.
+
+    A cache filled for another batch or module (or before ``module.to(...)``) would
+    otherwise be reported as a problem of ``keys``, an argument the caller never passed.
+    """
+    stored = cache._keys, cache._values
+    if stored[0] is None or stored[1] is None:
+        return  # empty: the first append fixes its sizes, dtype and device
+    for name, new, store in (("keys", keys, stored[0]), ("values", values, stored[1])):
+        b, heads, _, dim = new.shape
+        if (b, heads, dim) != (store.shape[0], store.shape[1], store.shape[3]):
+            raise ValueError(
+                f"cache: expected {name} of batch size {b}, {heads} heads of size {dim} "
+                f"for x and module, got a cache of batch size {store.shape[0]}, "
+                f"{store.shape[1]} heads of size {store.shape[3]}; start a new KVCache"
+            )
+        if new.dtype != store.dtype:
+            raise TypeError(
+                f"cache: expected {name} of dtype {new.dtype} like x and module, "
+                f"got a cache of {store.dtype}; start a new KVCache"
+            )
+        if new.device != store.device:
+            raise ValueError(
+                f"cache: expected {name} on {new.device} like x and module, got a cache on "
+                f"{store.device}; start a new KVCache"
+            )
 
 
 def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor:
@@ -393,9 +435,10 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
             f"x: {past} cached + {n} new tokens exceed context_length={module.context_length}"
         )
     queries = module.split_heads(module.W_query(x))  # (b, n, d_in) -> (b, heads, n, head_dim)
-    keys, values = cache.append(
-        module.split_heads(module.W_key(x)), module.split_heads(module.W_value(x))
-    )  # -> (b, heads, past + n, head_dim)
+    new_keys = module.split_heads(module.W_key(x))
+    new_values = module.split_heads(module.W_value(x))
+    _check_cache_fits(cache, new_keys, new_values)
+    keys, values = cache.append(new_keys, new_values)  # -> (b, heads, past + n, head_dim)
     mask = None
     if n > 1:  # new token i (position past + i) must not see the new tokens after it
         mask = torch.ones(n, past + n, dtype=torch.bool, device=x.device).triu(past + 1)
@@ -443,8 +486,15 @@ def generate(
     if not isinstance(module, MultiHeadAttention):
         raise TypeError(f"module: expected a MultiHeadAttention, got {describe(module)}")
     prompt = check_tensor("prompt", prompt, ndim=3, last_dim=module.d_in)
+    weight = module_weight(module)
+    check_input_matches("prompt", prompt, weight)
     check_positive_int("num_steps", num_steps)
     check_bool("use_cache", use_cache)
+    if next_input is not None and not callable(next_input):
+        raise TypeError(
+            f"next_input: expected a function from outputs to inputs (or None), "
+            f"got {describe(next_input)}"
+        )
     if prompt.shape[1] + num_steps > module.context_length:
         raise ValueError(
             f"num_steps: {prompt.shape[1]} prompt tokens + {num_steps} steps exceed "
@@ -474,6 +524,16 @@ def generate(
                 f"next_input: expected to return a tensor of shape "
                 f"({prompt.shape[0]}, 1, {module.d_in}), got {describe(new_tokens)}"
             )
+        if new_tokens.dtype != prompt.dtype and not torch.is_autocast_enabled(prompt.device.type):
+            raise TypeError(
+                f"next_input: expected to return dtype {prompt.dtype} like the prompt, "
+                f"got {new_tokens.dtype}"
+            )
+        if new_tokens.device != prompt.device:
+            raise ValueError(
+                f"next_input: expected to return a tensor on {prompt.device} like the prompt, "
+                f"got one on {new_tokens.device}"
+            )
         sequence = torch.cat([sequence, new_tokens], dim=1)  # -> (b, t + 1, d_in)
     return sequence
 
@@ -500,13 +560,29 @@ def load_benchmark_results(path: str | Path | None = None) -> dict[str, Any]:
     ...
     FileNotFoundError: path: no benchmark results at no/such/results.json; ...
     """
+    if path is not None and not isinstance(path, str | PathLike):
+        raise TypeError(
+            f"path: expected a file name (str or pathlib.Path) or None, got {describe(path)}"
+        )
     path = BENCHMARK_RESULTS if path is None else Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"path: no benchmark results at {path}; run `nox -s bench` in the repository, "
             "or install the package from a clone with `pip install -e .`"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"path: expected a JSON file of benchmark results at {path}, but it does not "
+            f"parse: {err}"
+        ) from err
+    if not isinstance(results, dict):
+        raise ValueError(
+            f"path: expected a JSON object of benchmark results at {path}, "
+            f"got a JSON {type(results).__name__}"
+        )
+    return results
 
 
 _BENCHMARK_UNITS = {"time": ("s", 1.0), "memory": ("MiB", 2.0**-20), "decode": ("s", 1.0)}
@@ -555,6 +631,17 @@ def plot_benchmark(
             f"got {describe(results)[:80]}"
         )
     section = results[kind]
+    for field, kinds in (("tokens", "a list of sequence lengths"), ("series", "a mapping")):
+        if field not in section:
+            raise ValueError(
+                f"results: expected the {kind!r} section to have {field!r} ({kinds}), "
+                f"got the keys {list(section)}"
+            )
+    if not isinstance(section["series"], Mapping):
+        raise ValueError(
+            f"results: expected {kind!r}['series'] to map names to values, "
+            f"got {describe(section['series'])[:80]}"
+        )
     tokens = list(section["tokens"])
     unit, scale = _BENCHMARK_UNITS[kind]
     dashed = set(section.get("dashed", ()))

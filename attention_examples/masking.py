@@ -80,7 +80,13 @@ def apply_mask(scores, mask, fill=MASK_FILL):
     scores = as_float_array("scores", scores, ndim=range(1, 9), allow_neg_inf=True)
     if isinstance(mask, Tensor):
         raise TypeError(f"mask: expected a boolean NumPy array like scores, got {describe(mask)}")
-    mask = np.asarray(mask)
+    try:
+        mask = np.asarray(mask)
+    except ValueError as err:  # a ragged list of rows
+        raise ValueError(
+            f"mask: expected a boolean array of one shape (a ragged list is not one), "
+            f"got {describe(mask)[:80]}"
+        ) from err
     if mask.dtype != np.bool_:
         raise TypeError(f"mask: expected a boolean array (True = masked), got dtype {mask.dtype}")
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool, check_dropout, check_positive_int
+from ._checks import check_bool, check_dropout, check_positive_int, describe
 from .causal_attention import CausalAttention, _batch_inputs, combine_masks
 from .masking import causal_mask
 from .self_attention import scaled_dot_product_attention
@@ -92,6 +92,7 @@ class MultiHeadAttentionWrapper(nn.Module):
             (b, T, d_out * num_heads) the concatenated context vectors
             ((T, d_out * num_heads) for unbatched input), and the weights if asked.
         """
+        check_bool("return_weights", return_weights)
         results = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
         # num_heads x (b, T, d_out) -> (b, T, num_heads * d_out)
         context = torch.cat([c for c, _ in results], dim=-1)
@@ -177,7 +178,17 @@ class MultiHeadAttention(nn.Module):
         self.register_buffer("mask", causal_mask(context_length), persistent=False)
 
     def split_heads(self, x: Tensor) -> Tensor:
-        """(b, T, d_out) -> (b, num_heads, T, head_dim)."""
+        """(b, T, d_out) -> (b, num_heads, T, head_dim).
+
+        Only the shape is checked (it runs on every projection of every forward pass).
+        """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x: expected a torch.Tensor, got {describe(x)}")
+        if x.ndim != 3 or x.shape[-1] != self.d_out:
+            raise ValueError(
+                f"x: expected a (b, T, d_out={self.d_out}) tensor to split into "
+                f"num_heads={self.num_heads} heads, got shape {tuple(x.shape)}"
+            )
         b, num_tokens, _ = x.shape
         x = x.view(b, num_tokens, self.num_heads, self.head_dim)  # -> (b, T, heads, head_dim)
         return x.transpose(1, 2)  # -> (b, heads, T, head_dim)
@@ -201,6 +212,7 @@ class MultiHeadAttention(nn.Module):
             (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
             the weights if asked.
         """
+        check_bool("return_weights", return_weights)
         x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
         b, num_tokens, _ = x.shape
         queries = self.split_heads(self.W_query(x))  # (b, T, d_in) -> (b, heads, T, head_dim)

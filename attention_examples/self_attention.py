@@ -131,7 +131,28 @@ def scaled_dot_product_attention(
         scores = scores.masked_fill(mask, float("-inf")).masked_fill(hidden_row, 0.0)
         weights = torch.softmax(scores, dim=-1).masked_fill(hidden_row, 0.0)
     if dropout is not None:
-        weights = dropout(weights)
+        dropped = dropout(weights)
+        if not isinstance(dropped, Tensor):
+            raise TypeError(
+                f"dropout: expected the callable to return a tensor like the weights, "
+                f"got {describe(dropped)}"
+            )
+        if dropped.shape != weights.shape:
+            raise ValueError(
+                f"dropout: expected the callable to return the weights' shape "
+                f"{tuple(weights.shape)}, got {tuple(dropped.shape)}"
+            )
+        if dropped.dtype != weights.dtype:
+            raise TypeError(
+                f"dropout: expected the callable to return the weights' dtype {weights.dtype}, "
+                f"got {dropped.dtype}"
+            )
+        if dropped.device != weights.device:
+            raise ValueError(
+                f"dropout: expected the callable to return a tensor on {weights.device} like "
+                f"the weights, got one on {dropped.device}"
+            )
+        weights = dropped
     return weights @ value, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
 
 
@@ -195,6 +216,7 @@ class SelfAttentionV1(nn.Module):
         Returns:
             (…, T, d_out) the context vectors, and the weights if asked.
         """
+        check_bool("return_weights", return_weights)
         x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
         check_input_matches("x", x, module_weight(self))
         queries = x @ self.W_query  # (…, T, d_in) @ (d_in, d_out) -> (…, T, d_out)
@@ -255,6 +277,7 @@ class SelfAttentionV2(nn.Module):
         Returns:
             (…, T, d_out) the context vectors, and the weights if asked.
         """
+        check_bool("return_weights", return_weights)
         x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
         check_input_matches("x", x, module_weight(self))
         queries = self.W_query(x)  # (…, T, d_in) -> (…, T, d_out)

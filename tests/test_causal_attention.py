@@ -352,6 +352,13 @@ def test_forward_rejects_bad_x(x, error, match) -> None:
         ca(x)
 
 
+@pytest.mark.parametrize("flag", ["no", 1, None])
+def test_forward_rejects_a_non_bool_return_weights(flag) -> None:
+    ca = CausalAttention(3, 2, context_length=6, dropout=0.0)
+    with pytest.raises(TypeError, match=r"return_weights: expected True or False, got"):
+        ca(journey_batch(), return_weights=flag)
+
+
 @pytest.mark.parametrize(
     ("x", "key_padding_mask", "error", "match"),
     [
@@ -418,7 +425,7 @@ def test_constructor_rejects(kwargs, error, match) -> None:
             ValueError,
             r"weights: expected square .*\(2, 3\)",
         ),
-        (mask_after_softmax, (torch.ones(3),), ValueError, r"weights: expected a 2-D or higher"),
+        (mask_after_softmax, (torch.ones(3),), ValueError, r"weights: expected a 2-D to 8-D"),
         (
             mask_after_softmax,
             (torch.tensor([[0.5, -0.5], [1.0, 0.0]]),),

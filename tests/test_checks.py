@@ -34,11 +34,26 @@ def test_as_float_array_allows_minus_inf_only_when_asked() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ndim", "text"), [(2, "2-D"), ((2, 3), "2-D or 3-D"), (range(1, 9), "1-D or higher")]
+    ("ndim", "text"), [(2, "2-D"), ((2, 3), "2-D or 3-D"), (range(1, 9), "1-D to 8-D")]
 )
 def test_rank_in_messages(ndim, text: str) -> None:
     with pytest.raises(ValueError, match=rf"x: expected a {text} tensor, got shape \(\)"):
         _checks.check_tensor("x", torch.tensor(1.0), ndim=ndim)
+
+
+@pytest.mark.parametrize(
+    ("ndim", "shape", "text"),
+    [
+        (range(2, 9), (1,) * 9, "2-D to 8-D"),  # above the upper bound: not "2-D or higher"
+        (range(2, 9), (1,), "2-D to 8-D"),
+        (range(2, 4), (1,), "2-D or 3-D"),
+    ],
+)
+def test_rank_ranges_name_both_bounds(ndim, shape, text: str) -> None:
+    with pytest.raises(ValueError, match=rf"x: expected a {text} tensor, got shape \({shape[0]},"):
+        _checks.check_tensor("x", torch.ones(shape), ndim=ndim)
+    with pytest.raises(ValueError, match=rf"x: expected a {text} array, got shape \({shape[0]},"):
+        _checks.as_float_array("x", np.ones(shape), ndim=ndim)
 
 
 def test_value_checks_skip_meta_tensors() -> None:

@@ -14,6 +14,7 @@ from torch.testing import assert_close
 
 from attention_examples import (
     CausalAttention,
+    FusedMultiHeadAttention,
     MultiHeadAttention,
     MultiHeadAttentionWrapper,
     SelfAttentionV1,
@@ -78,6 +79,7 @@ def make_modules() -> dict[str, torch.nn.Module]:
         "causal": CausalAttention(3, 4, context_length=6, dropout=0.1),
         "wrapper": MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.1, num_heads=2),
         "mha": MultiHeadAttention(3, 4, context_length=6, dropout=0.1, num_heads=2),
+        "fused": FusedMultiHeadAttention(3, 4, context_length=6, dropout=0.1, num_heads=2),
     }
 
 
@@ -108,7 +110,7 @@ def test_everything_moves_to_the_meta_device(name: str) -> None:
     module = make_modules()[name].to("meta")
     buffers = list(module.buffers())
     assert all(t.device.type == "meta" for t in [*module.parameters(), *buffers])
-    if name in {"causal", "wrapper", "mha"}:
+    if name in {"causal", "wrapper", "mha", "fused"}:
         assert buffers  # the mask is a buffer
     out = run(module, torch.empty(2, 6, 3, device="meta"))
     assert out.device.type == "meta"
@@ -117,7 +119,7 @@ def test_everything_moves_to_the_meta_device(name: str) -> None:
 
 def test_masks_are_registered_buffers() -> None:
     modules = make_modules()
-    for name in ("causal", "mha"):
+    for name in ("causal", "mha", "fused"):
         assert torch.equal(dict(modules[name].named_buffers())["mask"], causal_mask(6))
     wrapper_buffers = dict(modules["wrapper"].named_buffers())
     assert set(wrapper_buffers) == {"heads.0.mask", "heads.1.mask"}

@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -189,6 +190,73 @@ def test_fused_validates_like_the_parent() -> None:
         fused(torch.randn(2, 4, 8), key_padding_mask=torch.zeros(2, 5, dtype=torch.bool))
 
 
+@pytest.mark.parametrize(
+    ("x", "key_padding_mask", "error", "match"),
+    [
+        (
+            torch.ones(2, 4, 8, dtype=torch.int64),
+            None,
+            TypeError,
+            r"x: expected a floating-point tensor, got dtype torch.int64",
+        ),
+        (torch.full((2, 4, 8), torch.nan), None, ValueError, r"x: expected finite numbers"),
+        (torch.full((2, 4, 8), torch.inf), None, ValueError, r"x: expected finite numbers"),
+        (torch.ones(2, 0, 8), None, ValueError, r"x: expected at least one element.*\(2, 0, 8\)"),
+        (torch.ones(8), None, ValueError, r"x: expected a 2-D or 3-D tensor, got shape \(8,\)"),
+        (torch.ones(1, 2, 4, 8), None, ValueError, r"x: expected a 2-D or 3-D tensor, got shape"),
+        (
+            torch.ones(2, 4, 8),
+            torch.zeros(2, 4, dtype=torch.int64),
+            TypeError,
+            r"key_padding_mask: expected dtype torch.bool \(True = masked out\), got torch.int64",
+        ),
+        (
+            torch.ones(2, 4, 8),
+            torch.zeros(2, 4).tolist(),
+            TypeError,
+            r"key_padding_mask: expected a boolean torch.Tensor, got list",
+        ),
+    ],
+)
+def test_fused_rejects_bad_x_and_masks(x, key_padding_mask, error, match) -> None:
+    _, fused = make_pair(d_in=8, context_length=12)
+    with pytest.raises(error, match=match):
+        fused(x, key_padding_mask)
+
+
+def test_fused_d_out_must_split_into_heads() -> None:
+    with pytest.raises(ValueError, match=r"d_out: must be divisible by num_heads=3.*got d_out=8"):
+        FusedMultiHeadAttention(4, 8, context_length=5, dropout=0.0, num_heads=3)
+
+
+@pytest.mark.parametrize("flag", ["no", 1, None])
+def test_fused_rejects_a_non_bool_return_weights(flag) -> None:
+    _, fused = make_pair()
+    with pytest.raises(TypeError, match=r"return_weights: expected True or False, got"):
+        fused(torch.randn(2, 4, 8), return_weights=flag)
+
+
+@pytest.mark.parametrize("p", [0.25, 0.5])
+def test_fused_training_dropout_scales_the_kept_weight_by_1_over_1_minus_p(p: float) -> None:
+    # Under the causal mask the first query sees only key 0, with weight exactly 1. In
+    # training that weight is dropped (0) or kept and scaled to 1 / (1 - p), separately for
+    # every head; with an identity output projection the first row of each head's columns
+    # is therefore 0 or that head's value of token 0 times 1 / (1 - p).
+    torch.manual_seed(0)
+    fused = FusedMultiHeadAttention(4, 6, context_length=5, dropout=p, num_heads=3)
+    with torch.no_grad():
+        fused.out_proj.weight.copy_(torch.eye(6))
+        fused.out_proj.bias.zero_()
+    x = torch.randn(300, 3, 4)
+    with torch.no_grad():
+        first = fused(x)[:, 0].reshape(300, 3, 2)  # (b, heads, head_dim)
+        value = (x[:, 0] @ fused.W_value.weight.T).reshape(300, 3, 2)  # token 0's values
+    kept = first.abs().sum(-1) > 0  # (b, heads)
+    assert_close(first[kept], value[kept] / (1 - p))
+    assert (first[~kept] == 0).all()
+    assert kept.float().mean().item() == pytest.approx(1 - p, abs=0.06)
+
+
 # --- tiled attention with an online softmax ---------------------------------------
 
 
@@ -200,24 +268,26 @@ def test_fused_validates_like_the_parent() -> None:
     d_v=st.integers(1, 16),
     block_size=st.integers(1, 48),
     causal=st.booleans(),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
     seed=st.integers(0, 2**16),
 )
 def test_tiled_equals_naive_attention(
-    lead, num_queries, num_keys, d_k, d_v, block_size, causal, seed
+    lead, num_queries, num_keys, d_k, d_v, block_size, causal, dtype, seed
 ):
     if causal:
         num_keys = num_queries
-    torch.manual_seed(seed)
-    q = torch.randn(*lead, num_queries, d_k)
-    k = torch.randn(*lead, num_keys, d_k)
-    v = torch.randn(*lead, num_keys, d_v)
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(*lead, num_queries, d_k, generator=g, dtype=dtype)
+    k = torch.randn(*lead, num_keys, d_k, generator=g, dtype=dtype)
+    v = torch.randn(*lead, num_keys, d_v, generator=g, dtype=dtype)
+    tol = TOL if dtype == torch.float32 else {"atol": 1e-12, "rtol": 1e-12}
     out = tiled_attention(q, k, v, block_size=block_size, causal=causal)
     assert out.shape == (*lead, num_queries, d_v)
-    assert out.dtype == torch.float32
-    assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=causal), **TOL)
-    assert_close(out.double(), reference_attention(q, k, v, causal), **TOL)
+    assert out.dtype == dtype
+    assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=causal), **tol)
+    assert_close(out.double(), reference_attention(q, k, v, causal), **tol)
     mask = causal_mask(num_queries) if causal else None
-    assert_close(out, scaled_dot_product_attention(q, k, v, mask)[0], **TOL)
+    assert_close(out, scaled_dot_product_attention(q, k, v, mask)[0], **tol)
 
 
 def test_tiled_is_stable_for_large_scores() -> None:
@@ -283,6 +353,65 @@ def test_tiled_input_errors() -> None:
         tiled_attention(x, x, x.double())
     with pytest.raises(TypeError, match=r"query: expected a torch\.Tensor"):
         tiled_attention(x.numpy(), x, x)
+
+
+X = torch.ones(2, 5, 4)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (
+            (torch.full((2, 5, 4), torch.nan), X, X),
+            ValueError,
+            r"query: expected finite numbers, got NaN or infinite values",
+        ),
+        (
+            (X, torch.full((2, 5, 4), torch.inf), X),
+            ValueError,
+            r"key: expected finite numbers, got NaN or infinite values",
+        ),
+        (
+            (X, X, torch.full((2, 5, 4), -torch.inf)),
+            ValueError,
+            r"value: expected finite numbers, got NaN or infinite values",
+        ),
+        (
+            (X.long(), X, X),
+            TypeError,
+            r"query: expected a floating-point tensor, got dtype torch.int64",
+        ),
+        (
+            (X, X.int(), X),
+            TypeError,
+            r"key: expected a floating-point tensor, got dtype torch.int32",
+        ),
+        (
+            (torch.ones(2, 0, 4), X, X),
+            ValueError,
+            r"query: expected at least one element, got an empty tensor of shape \(2, 0, 4\)",
+        ),
+        (
+            (X, torch.ones(2, 0, 4), torch.ones(2, 0, 4)),
+            ValueError,
+            r"key: expected at least one element, got an empty tensor of shape \(2, 0, 4\)",
+        ),
+        (
+            (torch.ones(4), X, X),
+            ValueError,
+            r"query: expected a 2-D to 8-D tensor, got shape \(4,\)",
+        ),
+        (
+            (torch.ones((1,) * 8 + (4,)),) * 3,
+            ValueError,
+            r"query: expected a 2-D to 8-D tensor, got shape \(1, 1, 1, 1, 1, 1, 1, 1, 4\)",
+        ),
+        ((X, X, torch.ones(5)), ValueError, r"value: expected a 2-D to 8-D tensor, got shape"),
+    ],
+)
+def test_tiled_rejects_bad_tensors(args, error, match) -> None:
+    with pytest.raises(error, match=match):
+        tiled_attention(*args)
 
 
 # --- the KV cache -----------------------------------------------------------------
@@ -373,6 +502,73 @@ def test_generate_with_a_custom_next_input_and_its_errors() -> None:
         generate(mha, prompt, 2, next_input=project, use_cache="yes")
 
 
+GEN_MHA_ARGS = (4, 4, 8, 0.0, 2)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "error", "match"),
+    [
+        (
+            torch.randn(1, 2, 4, dtype=torch.float64),
+            TypeError,
+            r"prompt: expected dtype torch.float32 like the module's weights, got torch.float64",
+        ),
+        (
+            torch.empty(1, 2, 4, device="meta"),
+            ValueError,
+            r"prompt: expected a tensor on cpu like the module's weights, got one on meta",
+        ),
+        (torch.randn(2, 4), ValueError, r"prompt: expected a 3-D tensor, got shape \(2, 4\)"),
+        (
+            torch.full((1, 2, 4), torch.nan),
+            ValueError,
+            r"prompt: expected finite numbers, got NaN or infinite values",
+        ),
+        (
+            torch.ones(1, 2, 4, dtype=torch.int64),
+            TypeError,
+            r"prompt: expected a floating-point tensor, got dtype torch.int64",
+        ),
+    ],
+)
+def test_generate_rejects_a_prompt_that_does_not_fit_the_module(prompt, error, match) -> None:
+    mha = MultiHeadAttention(*GEN_MHA_ARGS)
+    with pytest.raises(error, match=match):
+        generate(mha, prompt, 2)
+
+
+@pytest.mark.parametrize("next_input", [5, "tanh", torch.ones(1, 1, 4)])
+def test_generate_rejects_a_next_input_that_is_not_callable(next_input) -> None:
+    mha = MultiHeadAttention(*GEN_MHA_ARGS)
+    with pytest.raises(TypeError, match=r"next_input: expected a function from outputs to inputs"):
+        generate(mha, torch.randn(1, 2, 4), 2, next_input=next_input)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+@pytest.mark.parametrize(
+    ("next_input", "error", "match"),
+    [
+        (
+            lambda h: h.double(),
+            TypeError,
+            r"next_input: expected to return dtype torch.float32 like the prompt, "
+            r"got torch.float64",
+        ),
+        (
+            lambda h: h.to("meta"),
+            ValueError,
+            r"next_input: expected to return a tensor on cpu like the prompt, got one on meta",
+        ),
+    ],
+)
+def test_generate_checks_the_dtype_and_device_next_input_returns(
+    next_input, error, match, use_cache
+) -> None:
+    mha = MultiHeadAttention(*GEN_MHA_ARGS)
+    with pytest.raises(error, match=match):
+        generate(mha, torch.randn(1, 2, 4), 2, next_input=next_input, use_cache=use_cache)
+
+
 def test_kv_cache_appends_in_place_and_checks_shapes() -> None:
     cache = KVCache(max_tokens=5)
     assert len(cache) == 0
@@ -401,6 +597,65 @@ def test_kv_cache_appends_in_place_and_checks_shapes() -> None:
         KVCache(0)
 
 
+@pytest.mark.parametrize(
+    ("keys", "values", "error", "match"),
+    [
+        (
+            torch.ones(1, 2, 1, 3, dtype=torch.float64),
+            torch.ones(1, 2, 1, 3, dtype=torch.float64),
+            TypeError,
+            r"keys: expected dtype torch.float32 like the cache, got torch.float64",
+        ),
+        (
+            torch.ones(1, 2, 1, 3),
+            torch.ones(1, 2, 1, 3, dtype=torch.bfloat16),
+            TypeError,
+            r"values: expected dtype torch.float32 like the cache, got torch.bfloat16",
+        ),
+        (
+            torch.ones(1, 2, 1, 3, device="meta"),
+            torch.ones(1, 2, 1, 3, device="meta"),
+            ValueError,
+            r"keys: expected a tensor on cpu like the cache, got one on meta",
+        ),
+    ],
+)
+def test_kv_cache_refuses_another_dtype_or_device(keys, values, error, match) -> None:
+    cache = KVCache(max_tokens=4)
+    cache.append(torch.zeros(1, 2, 1, 3), torch.zeros(1, 2, 1, 3))
+    with pytest.raises(error, match=match):
+        cache.append(keys, values)
+    assert len(cache) == 1  # nothing was stored
+    assert cache.keys.dtype == torch.float32
+
+
+def test_kv_cache_truncate_accepts_numpy_ints() -> None:
+    cache = KVCache(max_tokens=4)
+    cache.append(torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2))
+    cache.truncate(np.int64(2))
+    assert len(cache) == 2
+    assert type(len(cache)) is int
+    cache.truncate(np.int32(0))
+    assert len(cache) == 0
+
+
+@pytest.mark.parametrize(
+    ("num_tokens", "error", "match"),
+    [
+        (1.0, TypeError, r"num_tokens: expected an int, got float 1.0"),
+        (True, TypeError, r"num_tokens: expected an int, got bool True"),
+        (np.bool_(True), TypeError, r"num_tokens: expected an int, got bool"),
+        (np.int64(4), ValueError, r"num_tokens: expected 0 to 3 \(the cached positions\), got 4"),
+        (-1, ValueError, r"num_tokens: expected 0 to 3 \(the cached positions\), got -1"),
+    ],
+)
+def test_kv_cache_truncate_rejects(num_tokens, error, match) -> None:
+    cache = KVCache(max_tokens=4)
+    cache.append(torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2))
+    with pytest.raises(error, match=match):
+        cache.truncate(num_tokens)
+
+
 def test_decode_step_errors() -> None:
     mha = MultiHeadAttention(4, 4, context_length=3, dropout=0.0, num_heads=2)
     cache = KVCache(10)
@@ -417,6 +672,42 @@ def test_decode_step_errors() -> None:
         decode_step(mha, torch.randn(1, 1, 4), cache)
 
 
+def test_decode_step_names_a_cache_of_another_batch_size() -> None:
+    mha = MultiHeadAttention(4, 4, context_length=6, dropout=0.0, num_heads=2)
+    cache = KVCache(6)
+    decode_step(mha, torch.randn(2, 1, 4), cache)
+    with pytest.raises(
+        ValueError,
+        match=r"cache: expected keys of batch size 1, 2 heads of size 2 for x and module, "
+        r"got a cache of batch size 2, 2 heads of size 2",
+    ):
+        decode_step(mha, torch.randn(1, 1, 4), cache)
+    assert len(cache) == 1  # nothing was stored
+
+
+def test_decode_step_names_a_cache_of_another_module_shape() -> None:
+    cache = KVCache(6)
+    decode_step(MultiHeadAttention(4, 4, 6, 0.0, num_heads=2), torch.randn(1, 1, 4), cache)
+    with pytest.raises(
+        ValueError, match=r"cache: expected keys of batch size 1, 4 heads of size 1"
+    ):
+        decode_step(MultiHeadAttention(4, 4, 6, 0.0, num_heads=4), torch.randn(1, 1, 4), cache)
+
+
+def test_decode_step_names_a_cache_of_another_dtype() -> None:
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(4, 4, context_length=6, dropout=0.0, num_heads=2)
+    cache = KVCache(6)
+    decode_step(mha, torch.randn(1, 1, 4), cache)
+    mha.double()  # the cache still holds float32 keys
+    with pytest.raises(
+        TypeError,
+        match=r"cache: expected keys of dtype torch.float64 like x and module, "
+        r"got a cache of torch.float32",
+    ):
+        decode_step(mha, torch.randn(1, 1, 4, dtype=torch.float64), cache)
+
+
 # --- the committed benchmark results ----------------------------------------------
 
 
@@ -430,6 +721,26 @@ def results() -> dict:
 def test_load_benchmark_results_names_a_missing_file(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"path: no benchmark results at .*nox -s bench"):
         load_benchmark_results(tmp_path / "results.json")
+
+
+@pytest.mark.parametrize("path", [5, 2.5, ["results.json"]])
+def test_load_benchmark_results_rejects_a_path_that_is_no_file_name(path) -> None:
+    with pytest.raises(TypeError, match=r"path: expected a file name \(str or pathlib.Path\)"):
+        load_benchmark_results(path)
+
+
+def test_load_benchmark_results_names_a_malformed_file(tmp_path) -> None:
+    bad = tmp_path / "results.json"
+    bad.write_text('{"time": ', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"path: expected a JSON file of benchmark results at .*"):
+        load_benchmark_results(bad)
+
+
+def test_load_benchmark_results_wants_a_json_object(tmp_path) -> None:
+    listed = tmp_path / "results.json"
+    listed.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"path: expected a JSON object.*got a JSON list"):
+        load_benchmark_results(str(listed))
 
 
 def test_benchmark_results_describe_the_machine_and_the_setting(results) -> None:
@@ -488,3 +799,19 @@ def test_plot_benchmark_errors() -> None:
     bad = {"time": {"tokens": [1, 2], "series": {"a": [1.0]}}}
     with pytest.raises(ValueError, match="series 'a' of 'time' has 1 values"):
         plot_benchmark(bad, "time")
+
+
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        ({"series": {"a": [1.0]}}, r"results: expected the 'time' section to have 'tokens'"),
+        ({"tokens": [1, 2]}, r"results: expected the 'time' section to have 'series'"),
+        (
+            {"tokens": [1, 2], "series": [1.0, 2.0]},
+            r"results: expected 'time'\['series'\] to map names to values, got list",
+        ),
+    ],
+)
+def test_plot_benchmark_names_results_for_a_malformed_section(section, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        plot_benchmark({"time": section}, "time")

@@ -120,11 +120,18 @@ SCORES = np.array([3.0, 1.0, -2.0])
             r"mask: expected a shape that broadcasts",
         ),
         (SCORES, torch.tensor([True, False, True]), {}, TypeError, r"mask: expected a boolean Num"),
+        (
+            np.zeros((2, 2)),
+            [[True], [False, True]],  # ragged: no array of one shape
+            {},
+            ValueError,
+            r"mask: expected a boolean array of one shape.*got list \[\[True\], \[False, True\]\]",
+        ),
         (SCORES, np.zeros(3, bool), {"fill": float("nan")}, TypeError, r"fill: expected a number"),
         (SCORES, np.zeros(3, bool), {"fill": "-inf"}, TypeError, r"fill: expected a number.*str"),
         (np.array([np.nan, 0.0, 1.0]), np.zeros(3, bool), {}, ValueError, r"scores: expected fin"),
         (np.array([np.inf, 0.0, 1.0]), np.zeros(3, bool), {}, ValueError, r"scores:.*\+inf"),
-        (np.float64(1.0), np.zeros((), bool), {}, ValueError, r"scores: expected a 1-D or higher"),
+        (np.float64(1.0), np.zeros((), bool), {}, ValueError, r"scores: expected a 1-D to 8-D"),
         (np.zeros(0), np.zeros(0, bool), {}, ValueError, r"scores: expected at least one element"),
         (
             torch.ones(3),

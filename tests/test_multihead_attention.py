@@ -277,6 +277,26 @@ def test_gradcheck(padded: bool) -> None:
     assert torch.autograd.gradcheck(f, (x, *params))
 
 
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        (
+            torch.ones(2, 5, 4),
+            ValueError,
+            r"x: expected a \(b, T, d_out=6\) tensor to split into num_heads=3 heads, "
+            r"got shape \(2, 5, 4\)",
+        ),
+        (torch.ones(5, 6), ValueError, r"x: expected a \(b, T, d_out=6\) tensor.*\(5, 6\)"),
+        (torch.ones(1, 2, 5, 6), ValueError, r"x: expected a \(b, T, d_out=6\) tensor"),
+        (torch.ones(2, 5, 6).tolist(), TypeError, r"x: expected a torch.Tensor, got list"),
+    ],
+)
+def test_split_heads_rejects_the_wrong_rank_or_width(x, error, match) -> None:
+    mha = MultiHeadAttention(3, 6, context_length=5, dropout=0.0, num_heads=3)
+    with pytest.raises(error, match=match):
+        mha.split_heads(x)
+
+
 def test_split_heads_shape() -> None:
     mha = MultiHeadAttention(3, 6, context_length=5, dropout=0.0, num_heads=3)
     assert mha.head_dim == 2
@@ -385,3 +405,11 @@ def test_forward_rejects(cls, x, key_padding_mask, error, match) -> None:
     module = cls(**SIZES)
     with pytest.raises(error, match=match):
         module(x, key_padding_mask)
+
+
+@pytest.mark.parametrize("cls", [MultiHeadAttention, MultiHeadAttentionWrapper])
+@pytest.mark.parametrize("flag", ["no", 1, None])
+def test_forward_rejects_a_non_bool_return_weights(cls, flag) -> None:
+    module = cls(**SIZES)
+    with pytest.raises(TypeError, match=r"return_weights: expected True or False, got"):
+        module(journey_batch(), return_weights=flag)

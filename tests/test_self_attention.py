@@ -347,7 +347,7 @@ Q = torch.ones(2, 3, 4)
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        ((Q[0, 0], Q, Q), ValueError, r"query: expected a 2-D or higher tensor, got shape \(4,\)"),
+        ((Q[0, 0], Q, Q), ValueError, r"query: expected a 2-D to 8-D tensor, got shape \(4,\)"),
         (
             (Q, torch.ones(2, 3, 5), Q),
             ValueError,
@@ -420,6 +420,53 @@ def test_sdpa_rejects_bad_masks_and_dropout(kwargs, error, match) -> None:
         scaled_dot_product_attention(Q, Q, Q, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("dropout", "error", "match"),
+    [
+        (
+            lambda w: w[..., :2],
+            ValueError,
+            r"dropout: expected the callable to return the weights' shape \(2, 3, 3\), "
+            r"got \(2, 3, 2\)",
+        ),
+        (
+            lambda w: w.sum(),
+            ValueError,
+            r"dropout: expected the callable to return the weights' shape \(2, 3, 3\), got \(\)",
+        ),
+        (
+            lambda w: w.tolist(),
+            TypeError,
+            r"dropout: expected the callable to return a tensor like the weights, got list",
+        ),
+        (lambda w: None, TypeError, r"dropout: expected the callable to return a tensor.*None"),
+        (
+            lambda w: w.double(),
+            TypeError,
+            r"dropout: expected the callable to return the weights' dtype torch.float32, "
+            r"got torch.float64",
+        ),
+        (
+            lambda w: w.to("meta"),
+            ValueError,
+            r"dropout: expected the callable to return a tensor on cpu like the weights, "
+            r"got one on meta",
+        ),
+    ],
+)
+def test_sdpa_rejects_a_dropout_that_returns_the_wrong_thing(dropout, error, match) -> None:
+    with pytest.raises(error, match=match):
+        scaled_dot_product_attention(Q, Q, Q, dropout=dropout)
+
+
+def test_sdpa_accepts_any_dropout_callable_of_the_right_shape() -> None:
+    # A callable that keeps the shape is used as given: halving the weights halves the
+    # context, compared with the undropped softmax(Q K^T / 2) V of ones.
+    context, weights = scaled_dot_product_attention(Q, Q, Q, dropout=lambda w: w / 2)
+    assert_close(weights, torch.full((2, 3, 3), 1 / 6))
+    assert_close(context, torch.full((2, 3, 4), 0.5))
+
+
 @pytest.mark.parametrize("cls", [SelfAttentionV1, SelfAttentionV2])
 @pytest.mark.parametrize(
     ("x", "error", "match"),
@@ -441,6 +488,14 @@ def test_modules_reject_bad_input(cls, x, error, match) -> None:
     module = cls(3, 2)
     with pytest.raises(error, match=match):
         module(x)
+
+
+@pytest.mark.parametrize("cls", [SelfAttentionV1, SelfAttentionV2])
+@pytest.mark.parametrize("flag", ["no", 1, None])
+def test_modules_reject_a_non_bool_return_weights(cls, flag) -> None:
+    # "no" is truthy: without the check it would silently return the weights.
+    with pytest.raises(TypeError, match=r"return_weights: expected True or False, got"):
+        cls(3, 2)(journey_inputs(), return_weights=flag)
 
 
 @pytest.mark.parametrize(

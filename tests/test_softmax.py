@@ -161,7 +161,7 @@ def test_numpy_softmax_rejects(x, kwargs, error, match) -> None:
     [
         (np.ones(3), {}, TypeError, r"x: expected a torch.Tensor, got a float64 array"),
         (torch.tensor([1, 2]), {}, TypeError, r"x: expected a floating-point tensor.*torch.int64"),
-        (torch.tensor(1.0), {}, ValueError, r"x: expected a 1-D or higher tensor, got shape \(\)"),
+        (torch.tensor(1.0), {}, ValueError, r"x: expected a 1-D to 8-D tensor, got shape \(\)"),
         (torch.ones(0), {}, ValueError, r"x: expected at least one element.*shape \(0,\)"),
         (torch.tensor([1.0, torch.nan]), {}, ValueError, r"x: expected numbers, got NaN"),
         (torch.tensor([1.0, torch.inf]), {}, ValueError, r"x: expected finite numbers or -inf"),
