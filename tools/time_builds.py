@@ -111,10 +111,12 @@ def main() -> None:
         )
         edit(page, "This sentence is new. ", "")  # the translations match again
         # A comment line at the top of the first code cell without options (":tags: ...").
-        cell = re.search(r"```\{code-cell\} ipython3\n(?!:)", page.read_text(encoding="utf-8"))
+        text = page.read_text(encoding="utf-8")
+        cell = re.search(r"```\{code-cell\} ipython3\n(?!:)", text)
         if cell is None:
             sys.exit(f"{page}: no code cell without options to edit")
-        edit(page, cell.group(0), cell.group(0) + "# edited\n")
+        # Insert at the match itself: the same fence opens the cells with options too.
+        page.write_text(text[: cell.end()] + "# edited\n" + text[cell.end() :], encoding="utf-8")
         step(f"rebuild after editing a code cell of {PAGE}.md", "nox -R -s docs", ("-R",), {PAGE})
         module = clone / "attention_examples" / "softmax.py"
         module.write_text(module.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
