@@ -36,6 +36,7 @@ extensions = [
     "sphinx_togglebutton",
     "sphinx.ext.mathjax",
     "editions",
+    "execution_cache",
     "glossary_table",
     "reference_outputs",
 ]
