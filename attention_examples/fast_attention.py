@@ -364,35 +364,6 @@ class KVCache:
         self._length = int(num_tokens)
 
 
-def _check_cache_fits(cache: KVCache, keys: Tensor, values: Tensor) -> None:
-    """Check, before anything is stored, that the new keys and values fit ``cache``.
-
-    A cache filled for another batch or module (or before ``module.to(...)``) would
-    otherwise be reported as a problem of ``keys``, an argument the caller never passed.
-    """
-    stored = cache._keys, cache._values
-    if stored[0] is None or stored[1] is None:
-        return  # empty: the first append fixes its sizes, dtype and device
-    for name, new, store in (("keys", keys, stored[0]), ("values", values, stored[1])):
-        b, heads, _, dim = new.shape
-        if (b, heads, dim) != (store.shape[0], store.shape[1], store.shape[3]):
-            raise ValueError(
-                f"cache: expected {name} of batch size {b}, {heads} heads of size {dim} "
-                f"for x and module, got a cache of batch size {store.shape[0]}, "
-                f"{store.shape[1]} heads of size {store.shape[3]}; start a new KVCache"
-            )
-        if new.dtype != store.dtype:
-            raise TypeError(
-                f"cache: expected {name} of dtype {new.dtype} like x and module, "
-                f"got a cache of {store.dtype}; start a new KVCache"
-            )
-        if new.device != store.device:
-            raise ValueError(
-                f"cache: expected {name} on {new.device} like x and module, got a cache on "
-                f"{store.device}; start a new KVCache"
-            )
-
-
 def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor:
     """Attend from ``n`` new tokens to themselves and every cached token.
 
@@ -437,8 +408,12 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
     queries = module.split_heads(module.W_query(x))  # (b, n, d_in) -> (b, heads, n, head_dim)
     new_keys = module.split_heads(module.W_key(x))
     new_values = module.split_heads(module.W_value(x))
-    _check_cache_fits(cache, new_keys, new_values)
-    keys, values = cache.append(new_keys, new_values)  # -> (b, heads, past + n, head_dim)
+    try:
+        keys, values = cache.append(new_keys, new_values)  # -> (b, heads, past + n, head_dim)
+    except (TypeError, ValueError) as err:
+        # x and module are checked: a mismatch is the cache's (another batch, another
+        # module, or filled before module.to(...)). append stores nothing when it raises.
+        raise type(err)(f"cache: cannot take the keys and values of x and module: {err}") from err
     mask = None
     if n > 1:  # new token i (position past + i) must not see the new tokens after it
         mask = torch.ones(n, past + n, dtype=torch.bool, device=x.device).triu(past + 1)

@@ -678,8 +678,9 @@ def test_decode_step_names_a_cache_of_another_batch_size() -> None:
     decode_step(mha, torch.randn(2, 1, 4), cache)
     with pytest.raises(
         ValueError,
-        match=r"cache: expected keys of batch size 1, 2 heads of size 2 for x and module, "
-        r"got a cache of batch size 2, 2 heads of size 2",
+        match=r"cache: cannot take the keys and values of x and module: keys: expected "
+        r"\(b, heads, n, dim\) with b, heads, dim = 2, 2, 2 like the cache, "
+        r"got shape \(1, 2, 1, 2\)",
     ):
         decode_step(mha, torch.randn(1, 1, 4), cache)
     assert len(cache) == 1  # nothing was stored
@@ -689,7 +690,9 @@ def test_decode_step_names_a_cache_of_another_module_shape() -> None:
     cache = KVCache(6)
     decode_step(MultiHeadAttention(4, 4, 6, 0.0, num_heads=2), torch.randn(1, 1, 4), cache)
     with pytest.raises(
-        ValueError, match=r"cache: expected keys of batch size 1, 4 heads of size 1"
+        ValueError,
+        match=r"cache: cannot take .*keys: expected .* b, heads, dim = 1, 2, 2 like the cache, "
+        r"got shape \(1, 4, 1, 1\)",
     ):
         decode_step(MultiHeadAttention(4, 4, 6, 0.0, num_heads=4), torch.randn(1, 1, 4), cache)
 
@@ -702,8 +705,8 @@ def test_decode_step_names_a_cache_of_another_dtype() -> None:
     mha.double()  # the cache still holds float32 keys
     with pytest.raises(
         TypeError,
-        match=r"cache: expected keys of dtype torch.float64 like x and module, "
-        r"got a cache of torch.float32",
+        match=r"cache: cannot take .*keys: expected dtype torch.float32 like the cache, "
+        r"got torch.float64",
     ):
         decode_step(mha, torch.randn(1, 1, 4, dtype=torch.float64), cache)
 
