@@ -35,6 +35,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_togglebutton",
     "sphinx.ext.mathjax",
+    "sphinxcontrib.bibtex",
     "editions",
     "execution_cache",
     "glossary_table",
@@ -55,6 +56,14 @@ templates_path = ["_templates"]
 html_static_path = ["_static"]
 
 nitpicky = True
+
+# --- References ---------------------------------------------------------------------
+# One bibliography for the book. A chapter cites with {footcite:t}`key` ("Vaswani et al.
+# [1]") or {footcite:p}`key` ("[1]") and ends with a "References" section holding
+# {footbibliography}: the list of that chapter's sources, numbered per chapter.
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
 
 # --- MyST and execution -----------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
