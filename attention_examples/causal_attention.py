@@ -12,15 +12,13 @@ from ._checks import (
     check_bool,
     check_bool_mask,
     check_dropout,
-    check_input_matches,
+    check_module_input,
     check_positive_int,
-    check_same_device,
+    check_same_kind,
     check_tensor,
-    has_values,
-    module_weight,
 )
 from .masking import causal_mask
-from .self_attention import scaled_dot_product_attention
+from .self_attention import attend
 
 __all__ = [
     "CausalAttention",
@@ -38,7 +36,8 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
     ``(e^{s_j} / Z) / (sum_{k<=i} e^{s_k} / Z) = e^{s_j} / sum_{k<=i} e^{s_k}``.
 
     Args:
-        weights: (..., T, T) non-negative attention weights (softmax output).
+        weights: (..., T, T) non-negative attention weights (softmax output);
+            raw scores, which can be negative, are masked with :func:`mask_before_softmax`.
 
     Returns:
         (..., T, T) causal weights: zero above the diagonal, rows summing to 1
@@ -53,11 +52,6 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
     weights = check_tensor("weights", weights, ndim=range(2, 9))
     if weights.shape[-1] != weights.shape[-2]:
         raise ValueError(f"weights: expected square (..., T, T), got shape {tuple(weights.shape)}")
-    if has_values(weights) and bool((weights < 0).any()):
-        raise ValueError(
-            "weights: expected non-negative attention weights (after softmax), got a negative "
-            "value; to mask raw scores use mask_before_softmax"
-        )
     keep = ~causal_mask(weights.shape[-1], device=weights.device)  # lower triangle, diagonal in
     masked = weights * keep
     row_sums = masked.sum(dim=-1, keepdim=True)
@@ -114,26 +108,39 @@ def combine_masks(
     """
     batch_size = check_positive_int("batch_size", batch_size)
     num_tokens = check_positive_int("num_tokens", num_tokens)
-    if causal is not None:
-        check_bool_mask("causal", causal, (num_tokens, num_tokens))
-        if causal.shape != (num_tokens, num_tokens):
-            raise ValueError(
-                f"causal: expected shape (num_tokens, num_tokens) = ({num_tokens}, {num_tokens}), "
-                f"got {tuple(causal.shape)}"
-            )
+    for name, mask, shape in (
+        ("causal", causal, (num_tokens, num_tokens)),
+        ("key_padding_mask", key_padding_mask, (batch_size, num_tokens)),
+    ):
+        if mask is not None and tuple(check_bool_mask(name, mask, shape).shape) != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {tuple(mask.shape)}")
+    if causal is not None and key_padding_mask is not None:
+        check_same_kind("causal, key_padding_mask", causal, key_padding_mask)
+    return with_padding(causal, key_padding_mask)
+
+
+def with_padding(causal: Tensor | None, key_padding_mask: Tensor | None) -> Tensor | None:
+    """:func:`combine_masks` without its checks, for the modules' ``forward``."""
     if key_padding_mask is None:
         return causal
-    check_bool_mask("key_padding_mask", key_padding_mask, (batch_size, num_tokens))
-    if key_padding_mask.shape != (batch_size, num_tokens):
-        raise ValueError(
-            f"key_padding_mask: expected shape (batch, num_tokens) = ({batch_size}, {num_tokens}), "
-            f"got {tuple(key_padding_mask.shape)}"
-        )
-    padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key for every query
-    if causal is None:
-        return padding
-    check_same_device("causal, key_padding_mask", causal, key_padding_mask)
-    return causal | padding  # (T, T) | (b, 1, T) -> (b, T, T)
+    padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key from every query
+    return padding if causal is None else causal | padding  # (T, T) | (b, 1, T) -> (b, T, T)
+
+
+def as_batch(x: Tensor, key_padding_mask: Tensor | None) -> tuple[Tensor, Tensor | None, bool]:
+    """Give an unbatched (T, d_in) input, and its (T,) mask, a batch axis of one."""
+    if x.ndim == 3:
+        return x, key_padding_mask, False
+    return x[None], None if key_padding_mask is None else key_padding_mask[None], True
+
+
+def results(
+    output: Tensor, weights: Tensor | None, unbatched: bool, return_weights: bool
+) -> Tensor | tuple[Tensor, Tensor]:
+    """What a module's ``forward`` returns: the output, and the weights if asked."""
+    if not return_weights or weights is None:
+        return output[0] if unbatched else output
+    return (output[0], weights[0]) if unbatched else (output, weights)
 
 
 class CausalAttention(nn.Module):
@@ -222,42 +229,12 @@ class CausalAttention(nn.Module):
             (b, T, d_out) the context vectors (T, d_out for unbatched input), and
             the weights if asked.
         """
-        check_bool("return_weights", return_weights)
-        x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
-        b, num_tokens, _ = x.shape
+        x, key_padding_mask = check_module_input(self, x, key_padding_mask, return_weights)
+        x, key_padding_mask, unbatched = as_batch(x, key_padding_mask)
+        num_tokens = x.shape[1]
         queries = self.W_query(x)  # (b, T, d_in) -> (b, T, d_out)
         keys = self.W_key(x)
         values = self.W_value(x)
-        mask = combine_masks(self.mask[:num_tokens, :num_tokens], key_padding_mask, b, num_tokens)
-        context, weights = scaled_dot_product_attention(queries, keys, values, mask, self.dropout)
-        if unbatched:
-            context, weights = context[0], weights[0]
-        return (context, weights) if return_weights else context
-
-
-def _batch_inputs(
-    x: Tensor, key_padding_mask: Tensor | None, module: nn.Module
-) -> tuple[Tensor, Tensor | None, bool]:
-    """Validate a module's input and give an unbatched (T, d_in) input a batch axis."""
-    x = check_tensor("x", x, ndim=(2, 3), last_dim=module.d_in)
-    if x.shape[-2] > module.context_length:
-        raise ValueError(
-            f"x: expected at most context_length={module.context_length} tokens, "
-            f"got {x.shape[-2]} (shape {tuple(x.shape)})"
-        )
-    check_input_matches("x", x, module_weight(module))
-    unbatched = x.ndim == 2
-    if key_padding_mask is not None:
-        expected = tuple(x.shape[:-1])  # (b, T), or (T,) unbatched
-        check_bool_mask("key_padding_mask", key_padding_mask, expected)
-        if tuple(key_padding_mask.shape) != expected:
-            raise ValueError(
-                f"key_padding_mask: expected shape {expected} (one flag per token of x), "
-                f"got {tuple(key_padding_mask.shape)}"
-            )
-        check_same_device("x, key_padding_mask", x, key_padding_mask)
-    if unbatched:
-        x = x.unsqueeze(0)  # (T, d_in) -> (1, T, d_in)
-        if key_padding_mask is not None:
-            key_padding_mask = key_padding_mask.unsqueeze(0)  # (T,) -> (1, T)
-    return x, key_padding_mask, unbatched
+        mask = with_padding(self.mask[:num_tokens, :num_tokens], key_padding_mask)  # (b, T, T)
+        context, weights = attend(queries, keys, values, mask, self.dropout)  # (b, T, d_out)
+        return results(context, weights, unbatched, return_weights)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool, check_dropout, check_positive_int, describe
-from .causal_attention import CausalAttention, _batch_inputs, combine_masks
+from ._checks import check_bool, check_dropout, check_module_input, check_positive_int
+from .causal_attention import CausalAttention, as_batch, results, with_padding
 from .masking import causal_mask
-from .self_attention import scaled_dot_product_attention
+from .self_attention import attend
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
 
@@ -93,13 +93,13 @@ class MultiHeadAttentionWrapper(nn.Module):
             ((T, d_out * num_heads) for unbatched input), and the weights if asked.
         """
         check_bool("return_weights", return_weights)
-        results = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
-        # num_heads x (b, T, d_out) -> (b, T, num_heads * d_out)
-        context = torch.cat([c for c, _ in results], dim=-1)
+        heads = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
+        context = torch.cat(
+            [c for c, _ in heads], dim=-1
+        )  # heads x (b, T, d_out) -> (b, T, heads * d_out)
         if not return_weights:
             return context
-        # num_heads x (b, T, T) -> (b, num_heads, T, T)
-        return context, torch.stack([w for _, w in results], dim=-3)
+        return context, torch.stack([w for _, w in heads], dim=-3)  # -> (b, heads, T, T)
 
 
 class MultiHeadAttention(nn.Module):
@@ -177,22 +177,6 @@ class MultiHeadAttention(nn.Module):
         self.dropout = nn.Dropout(check_dropout(dropout))
         self.register_buffer("mask", causal_mask(context_length), persistent=False)
 
-    def split_heads(self, x: Tensor) -> Tensor:
-        """(b, T, d_out) -> (b, num_heads, T, head_dim).
-
-        Only the shape is checked (it runs on every projection of every forward pass).
-        """
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, got {describe(x)}")
-        if x.ndim != 3 or x.shape[-1] != self.d_out:
-            raise ValueError(
-                f"x: expected a (b, T, d_out={self.d_out}) tensor to split into "
-                f"num_heads={self.num_heads} heads, got shape {tuple(x.shape)}"
-            )
-        b, num_tokens, _ = x.shape
-        x = x.view(b, num_tokens, self.num_heads, self.head_dim)  # -> (b, T, heads, head_dim)
-        return x.transpose(1, 2)  # -> (b, heads, T, head_dim)
-
     def forward(
         self,
         x: Tensor,
@@ -212,19 +196,64 @@ class MultiHeadAttention(nn.Module):
             (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
             the weights if asked.
         """
-        check_bool("return_weights", return_weights)
-        x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
+        x, key_padding_mask = check_module_input(self, x, key_padding_mask, return_weights)
+        x, key_padding_mask, unbatched = as_batch(x, key_padding_mask)
+        queries, keys, values = self.project(x)  # 3 x (b, heads, T, head_dim)
+        context, weights = self.attention(queries, keys, values, key_padding_mask, return_weights)
+        return results(self.merge(context), weights, unbatched, return_weights)  # (b, T, d_out)
+
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values of ``x``, each split into heads.
+
+        Args:
+            x: (b, T, d_in) the token embeddings.
+
+        Returns:
+            ``(queries, keys, values)``, each (b, num_heads, T, head_dim).
+        """
         b, num_tokens, _ = x.shape
-        queries = self.split_heads(self.W_query(x))  # (b, T, d_in) -> (b, heads, T, head_dim)
-        keys = self.split_heads(self.W_key(x))
-        values = self.split_heads(self.W_value(x))
-        mask = combine_masks(self.mask[:num_tokens, :num_tokens], key_padding_mask, b, num_tokens)
+        qkv = (self.W_query(x), self.W_key(x), self.W_value(x))  # 3 x (b, T, d_out)
+        # (b, T, d_out) -> (b, T, heads, head_dim) -> (b, heads, T, head_dim)
+        q, k, v = (
+            t.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2) for t in qkv
+        )
+        return q, k, v
+
+    def attention(
+        self,
+        queries: Tensor,
+        keys: Tensor,
+        values: Tensor,
+        key_padding_mask: Tensor | None,
+        need_weights: bool,
+    ) -> tuple[Tensor, Tensor]:
+        """Causal scaled dot-product attention of every head, in one batched product.
+
+        Args:
+            queries, keys, values: (b, num_heads, T, head_dim) each.
+            key_padding_mask: None, or (b, T) True at padding tokens.
+            need_weights: whether the caller returns the weights (this class always
+                forms them; :class:`~attention_examples.FusedMultiHeadAttention` does not).
+
+        Returns:
+            ``(context, weights)``: (b, num_heads, T, head_dim) and (b, num_heads, T, T).
+        """
+        num_tokens = queries.shape[2]
+        mask = with_padding(self.mask[:num_tokens, :num_tokens], key_padding_mask)  # (b, T, T)
         if mask is not None and mask.ndim == 3:
             mask = mask[:, None]  # (b, T, T) -> (b, 1, T, T): the same mask for every head
-        context, weights = scaled_dot_product_attention(queries, keys, values, mask, self.dropout)
+        return attend(queries, keys, values, mask, self.dropout)
+
+    def merge(self, context: Tensor) -> Tensor:
+        """Put the heads side by side again and mix them: the output projection.
+
+        Args:
+            context: (b, num_heads, T, head_dim) every head's context vectors.
+
+        Returns:
+            (b, T, d_out) the module's output.
+        """
+        b, _, num_tokens, _ = context.shape
         context = context.transpose(1, 2)  # (b, heads, T, head_dim) -> (b, T, heads, head_dim)
         context = context.reshape(b, num_tokens, self.d_out)  # -> (b, T, d_out)
-        context = self.out_proj(context)
-        if unbatched:
-            context, weights = context[0], weights[0]
-        return (context, weights) if return_weights else context
+        return self.out_proj(context)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_dim, check_no_pos_inf, check_tensor, describe
+from ._checks import check_dim, check_tensor, describe
 
 __all__ = ["large_scores", "softmax", "softmax_naive", "softmax_stable"]
 
@@ -68,7 +68,7 @@ def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:
     score passes about 88.7, and ``inf / inf`` is NaN: see :func:`large_scores`.
 
     Args:
-        x: (..., N) floating scores; ``-inf`` means masked, NaN and ``+inf`` are refused.
+        x: (..., N) floating scores; ``-inf`` means masked.
         dim: the dimension to normalise over.
 
     Returns:
@@ -94,7 +94,7 @@ def softmax_stable(x: Tensor, dim: int = -1) -> Tensor:
     but keeps every exponent <= 0, so nothing overflows.
 
     Args:
-        x: (..., N) floating scores; ``-inf`` means masked, NaN and ``+inf`` are refused.
+        x: (..., N) floating scores; ``-inf`` means masked.
         dim: the dimension to normalise over.
 
     Returns:
@@ -115,8 +115,7 @@ def softmax_stable(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def _check_scores(x: object, dim: object) -> Tensor:
-    x = check_tensor("x", x, ndim=range(1, 9), allow_inf=True)
-    check_no_pos_inf("x", x)
+    x = check_tensor("x", x, ndim=range(1, 9))
     check_dim("dim", dim, x.ndim)
     return x
 
