@@ -412,23 +412,26 @@ def _display_math(text: str) -> Iterator[tuple[int, str]]:
             yield found.start(), f"display math: English in {found.group()} (translate it)"
 
 
+def rule_problems(text: str, *, display_math: bool = False) -> list[tuple[int, str]]:
+    """(offset, problem) for each break of the house rules in one translation.
+
+    ``display_math``: ``text`` is a displayed formula (LaTeX, not prose).
+    """
+    if display_math:
+        return sorted(_display_math(text))
+    if not HAN_CHAR.search(text):
+        return []
+    return sorted(
+        [*_spacing(text), *_punctuation(text), *_chapter_links(text), *_enumeration(text)]
+    )
+
+
 def check_house_rules(path: Path) -> list[str]:
     """The house rules of the Chinese text (module docstring), as ``file:line: rule``."""
     problems = []
     for entry in messages(read_catalog(path)):
         for index, text in entry.msgstr.items():
-            if is_display_math(entry):
-                found = list(_display_math(text))
-            elif HAN_CHAR.search(text):
-                found = [
-                    *_spacing(text),
-                    *_punctuation(text),
-                    *_chapter_links(text),
-                    *_enumeration(text),
-                ]
-            else:
-                found = []
-            for offset, problem in sorted(found):
+            for offset, problem in rule_problems(text, display_math=is_display_math(entry)):
                 number = entry.line_of(index, offset)
                 problems.append(f"{_rel(path)}:{number}: {problem}: {_excerpt(text, offset)}")
     return problems
