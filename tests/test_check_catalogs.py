@@ -133,8 +133,12 @@ def test_quoted_items_of_a_list_take_the_enumeration_comma():
 @pytest.mark.parametrize(
     ("bad", "good"),
     [
-        (r"\alpha_{ij} = 0 \quad \text{for } j > i", r"\alpha_{ij} = 0 \quad \text{当 } j > i \text{ 时}"),
-        (r"\underbrace{3 H d}_{\text{wrapper}} \qquad \text{versus}", r"\underbrace{3 H d}_{\text{包装器}}"),
+        (
+            r"\alpha_{ij} = 0 \quad \text{for } j > i",
+            r"\alpha_{ij} = 0 \quad \text{当 } j > i \text{ 时}",
+        ),
+        (r"\underbrace{3 H d}_{\text{wrapper}}", r"\underbrace{3 H d}_{\text{包装器}}"),
+        (r"a \qquad \text{versus} \qquad b", r"a \qquad \text{对比} \qquad b"),
     ],
 )
 def test_display_math_holds_no_english_words(bad: str, good: str):
@@ -240,8 +244,7 @@ def test_the_glossary_verb_form_is_enforced(tmp_path: Path):
     problems = check_catalogs.check_glossary(po, check_catalogs.load_rejected(GLOSSARY))
     translation = line_of(po, 'msgstr "掩盖')
     assert problems == [
-        f"{po}:{translation}: rejected variant '掩盖', the glossary term is '掩蔽': "
-        "掩盖未来的词元"
+        f"{po}:{translation}: rejected variant '掩盖', the glossary term is '掩蔽': 掩盖未来的词元"
     ]
 
 

@@ -215,8 +215,7 @@ def check_housekeeping(path: Path) -> list[str]:
             for placeholder in HEADER_PLACEHOLDERS:
                 if placeholder in text:
                     problems.append(
-                        f"{_rel(path)}:{number}: header placeholder {placeholder!r}: "
-                        f"{_show(text)}"
+                        f"{_rel(path)}:{number}: header placeholder {placeholder!r}: {_show(text)}"
                     )
     for entry in entries:
         if entry.obsolete:
@@ -323,8 +322,10 @@ LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 def _excerpt(text: str, offset: int, width: int = 24) -> str:
     start, end = max(0, offset - width), min(len(text), offset + width)
-    return ("…" if start else "") + _show(text[start:end], 2 * width + 2) + (
-        "…" if end < len(text) else ""
+    return (
+        ("…" if start else "")
+        + _show(text[start:end], 2 * width + 2)
+        + ("…" if end < len(text) else "")
     )
 
 
@@ -387,15 +388,15 @@ def _punctuation(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _chapter_links(text: str) -> Iterator[tuple[int, str]]:
-    for found in ROLE_DOC.finditer(text):
-        before, after = text[: found.start()], text[found.end() :]
+    for start, end, kind in _tokens(text):
+        found = ROLE_DOC.fullmatch(text, start, end) if kind == "role" else None
+        if found is None:
+            continue
+        before, after = text[:start], text[end:]
         quoted = before.endswith("“") and after.startswith("”")
         named = after.startswith(("”一章", "”一页")) or before[:-1].endswith("章")
         if not (quoted and named):
-            yield (
-                found.start(),
-                "chapter link: write “{doc}`" + found.group("target") + "`”一章",
-            )
+            yield start, "chapter link: write “{doc}`" + found.group("target") + "`”一章"
 
 
 def _enumeration(text: str) -> Iterator[tuple[int, str]]:
