@@ -36,6 +36,7 @@ is any. Used by ``nox -s docs`` before the Chinese edition is built::
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from collections.abc import Iterator
@@ -113,7 +114,17 @@ def _msgstr_lines(lines: list[str], start: int) -> dict[int, list[tuple[int, str
 
 
 def read_catalog(path: Path) -> list[Entry]:
-    """Parse a .po/.pot file into entries (obsolete ``#~`` entries are kept, flagged)."""
+    """Parse a .po/.pot file into entries (obsolete ``#~`` entries are kept, flagged).
+
+    Each file is parsed once per version (the checks read every catalog several times).
+    """
+    stat = path.stat()
+    return list(_read_catalog(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=256)
+def _read_catalog(path: Path, mtime_ns: int, size: int) -> tuple[Entry, ...]:
+    del mtime_ns, size  # part of the cache key only
     try:
         with path.open("rb") as file:
             catalog = read_po(file, charset="utf-8", abort_invalid=True)
@@ -157,7 +168,7 @@ def read_catalog(path: Path) -> list[Entry]:
         )
     entries += [entry(message, obsolete=False) for message in catalog if message.id != ""]
     entries += [entry(message, obsolete=True) for message in catalog.obsolete.values()]
-    return sorted(entries, key=lambda item: item.line)
+    return tuple(sorted(entries, key=lambda item: item.line))
 
 
 def _header_line(lines: list[str]) -> int:
@@ -293,7 +304,7 @@ CHINESE = re.compile(f"[{HAN}{FULLWIDTH}]")
 HAN_CHAR = re.compile(f"[{HAN}]")
 # Latin words, numbers and the signs written with them (70%, -2, In [8]); not the
 # emphasis delimiters * and _, which may need a space to be recognised
-LATIN = re.compile(r"[!-)+-^a-~]")
+LATIN = re.compile(r"[!-)+-^a-~−±×°]")
 
 # Markup whose inside is not Chinese prose: roles, inline code, math, link targets.
 MARKUP = re.compile(
