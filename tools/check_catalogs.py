@@ -17,8 +17,10 @@ read with Babel's parser (``babel.messages.pofile.read_po``):
     下一章“{doc}`page`”);
   - ``enumeration``: quoted items of a list are separated by the enumeration comma:
     “查询”、“键”和“值”;
-  - ``display math``: a ``\\text{...}`` of a displayed formula, other than a subscript or
-    superscript label such as ``d_\\text{model}``, holds no English word;
+  - ``display math``: a displayed formula is not translated, its ``msgstr`` repeats the
+    ``msgid``: Sphinx hands a translated formula of a MyST page to the Markdown parser
+    behind a reST ``::`` marker, and the page then shows ``::`` instead of the formula
+    (so words in a formula's ``\\text{}`` belong in the prose of the English page);
 
 - with ``--pot-dir`` (templates freshly extracted from the English source by
   ``sphinx-build -b gettext``): every template has its catalog, and each catalog holds
@@ -322,12 +324,9 @@ HALF_PUNCT = re.compile(
     f"|(?<=[{HAN}])\\s*\\(|\\(\\s*(?=[{HAN}])|(?<=[{HAN}])\\s*\\)|\\)\\s*(?=[{HAN}])"
 )
 QUOTED_LIST = re.compile(r"”[ \t]*“")
-# \text{...} in a formula, except a label: d_\text{model}, x^{\text{new}}, \text{head}_h
-# (an \underbrace's annotation, }_{\text{...}}, is text, not a label)
-TEXT_IN_MATH = re.compile(
-    r"(?:(?<=\}_\{)|(?<=\}\^\{)|(?<![_^{])(?<![_^]\{))\\text\{(?P<text>[^{}]*)\}(?![_^])"
+DISPLAY_MATH = (
+    "display math: keep the formula exactly as in msgid (a translated formula shows as '::')"
 )
-ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
 LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 
@@ -418,19 +417,8 @@ def _enumeration(text: str) -> Iterator[tuple[int, str]]:
             yield found.start(), "enumeration: separate quoted items with 、, as ”、“"
 
 
-def _display_math(text: str) -> Iterator[tuple[int, str]]:
-    for found in TEXT_IN_MATH.finditer(text):
-        if ENGLISH_WORD.search(found.group("text")):
-            yield found.start(), f"display math: English in {found.group()} (translate it)"
-
-
-def rule_problems(text: str, *, display_math: bool = False) -> list[tuple[int, str]]:
-    """(offset, problem) for each break of the house rules in one translation.
-
-    ``display_math``: ``text`` is a displayed formula (LaTeX, not prose).
-    """
-    if display_math:
-        return sorted(_display_math(text))
+def rule_problems(text: str) -> list[tuple[int, str]]:
+    """(offset, problem) for each break of the house rules in one translated text."""
     if not HAN_CHAR.search(text):
         return []
     return sorted(
@@ -443,7 +431,11 @@ def check_house_rules(path: Path) -> list[str]:
     problems = []
     for entry in messages(read_catalog(path)):
         for index, text in entry.msgstr.items():
-            for offset, problem in rule_problems(text, display_math=is_display_math(entry)):
+            if is_display_math(entry):
+                found = [] if text == entry.msgid else [(0, DISPLAY_MATH)]
+            else:
+                found = rule_problems(text)
+            for offset, problem in found:
                 number = entry.line_of(index, offset)
                 problems.append(f"{_rel(path)}:{number}: {problem}: {_excerpt(text, offset)}")
     return problems
