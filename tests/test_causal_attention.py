@@ -24,43 +24,17 @@ from attention_examples import (
     mask_before_softmax,
     padding_mask,
 )
+from tests.seed_values import seed_tensor
 
 FOUR_DECIMALS = {"rtol": 0.0, "atol": 5.1e-5}
 NEG_INF = float("-inf")
 
 # seed 004, In [39]: softmax(scores / sqrt(2)) of the SelfAttention_v2 made right after v1
-SEED_WEIGHTS = torch.tensor(
-    [
-        [0.1362, 0.1730, 0.1736, 0.1713, 0.1792, 0.1666],
-        [0.1359, 0.1730, 0.1735, 0.1716, 0.1790, 0.1670],
-        [0.1366, 0.1729, 0.1734, 0.1714, 0.1788, 0.1669],
-        [0.1493, 0.1701, 0.1704, 0.1697, 0.1732, 0.1674],
-        [0.1589, 0.1690, 0.1692, 0.1667, 0.1712, 0.1649],
-        [0.1408, 0.1715, 0.1718, 0.1717, 0.1758, 0.1684],
-    ]
-)
+SEED_WEIGHTS = seed_tensor("causal_attention", "weights")
 # seed 004, In [49]: masked_simple_norm, the causal weights after renormalising
-SEED_CAUSAL_WEIGHTS = torch.tensor(
-    [
-        [1.0000, 0.0000, 0.0000, 0.0000, 0.0000, 0.0000],
-        [0.4400, 0.5600, 0.0000, 0.0000, 0.0000, 0.0000],
-        [0.2830, 0.3580, 0.3590, 0.0000, 0.0000, 0.0000],
-        [0.2264, 0.2579, 0.2583, 0.2574, 0.0000, 0.0000],
-        [0.1903, 0.2024, 0.2026, 0.1997, 0.2051, 0.0000],
-        [0.1408, 0.1715, 0.1718, 0.1717, 0.1758, 0.1684],
-    ]
-)
-# seed 004, In [72]: CausalAttention(3, 2, 6, 0.0) after torch.manual_seed(123), per batch item
-SEED_CONTEXT = torch.tensor(
-    [
-        [-0.4519, 0.2216],
-        [-0.5874, 0.0058],
-        [-0.6300, -0.0632],
-        [-0.5675, -0.0843],
-        [-0.5526, -0.0981],
-        [-0.5299, -0.1081],
-    ]
-)
+SEED_CAUSAL_WEIGHTS = seed_tensor("causal_attention", "renormalised")
+# seed 004, In [72]: CausalAttention(3, 2, 6, 0.0) after torch.manual_seed(123), the batch
+SEED_CONTEXT = seed_tensor("causal_attention", "causal-batch")
 
 
 @pytest.fixture
@@ -87,10 +61,10 @@ def test_method_1_mask_after_softmax_seed_004(seed_004_v2: SelfAttentionV2) -> N
     weights = weights.detach()
     # seed 004, In [45]: masked_simple = attn_weights * tril(ones), i.e. the future set to 0
     masked_simple = apply_mask(weights, causal_mask(6), fill=0.0)
-    expected_masked = SEED_WEIGHTS.tril()  # the seed's printed rows, zero above the diagonal
+    expected_masked = seed_tensor("causal_attention", "tril-mask", index=1)
     assert_close(masked_simple, expected_masked, **FOUR_DECIMALS)
     # seed 004, In [51]: the row sums used to renormalise
-    row_sums = torch.tensor([[0.1362], [0.3089], [0.4829], [0.6595], [0.8351], [1.0000]])
+    row_sums = seed_tensor("causal_attention", "row-sums")
     assert_close(masked_simple.sum(dim=1, keepdim=True), row_sums, **FOUR_DECIMALS)
     # seed 004, In [49]
     assert_close(mask_after_softmax(weights), SEED_CAUSAL_WEIGHTS, **FOUR_DECIMALS)
@@ -99,21 +73,12 @@ def test_method_1_mask_after_softmax_seed_004(seed_004_v2: SelfAttentionV2) -> N
 def test_method_2_mask_before_softmax_seed_004(seed_004_v2: SelfAttentionV2) -> None:
     scores = scores_of(seed_004_v2)
     # seed 004, In [59]: the scores with the future set to -inf
-    expected_masked = torch.tensor(
-        [
-            [-0.2327, NEG_INF, NEG_INF, NEG_INF, NEG_INF, NEG_INF],
-            [-0.2396, 0.1015, NEG_INF, NEG_INF, NEG_INF, NEG_INF],
-            [-0.2323, 0.1004, 0.1045, NEG_INF, NEG_INF, NEG_INF],
-            [-0.1344, 0.0502, 0.0523, 0.0470, NEG_INF, NEG_INF],
-            [-0.0349, 0.0520, 0.0538, 0.0331, 0.0708, NEG_INF],
-            [-0.2142, 0.0650, 0.0679, 0.0668, 0.1004, 0.0395],
-        ]
-    )
+    expected_masked = seed_tensor("causal_attention", "masked-scores")
     assert_close(apply_mask(scores, causal_mask(6), fill=NEG_INF), expected_masked, **FOUR_DECIMALS)
     weights = mask_before_softmax(scores, d_k=2)
-    # seed 004, In [59]: the first printed row of the softmaxed result
-    assert_close(weights[0], torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 0.0]), **FOUR_DECIMALS)
-    # The seed's text: both methods give the same weights, so In [49]'s numbers hold here too.
+    # seed 004, In [59] prints the first row of the softmaxed result; the seed's text says
+    # both methods give the same weights, so In [49]'s numbers hold for every row.
+    assert_close(weights, seed_tensor("causal_attention", "causal-weights"), **FOUR_DECIMALS)
     assert_close(weights, SEED_CAUSAL_WEIGHTS, **FOUR_DECIMALS)
 
 
@@ -137,7 +102,7 @@ def test_causal_attention_seed_004() -> None:
     ca = CausalAttention(d_in=3, d_out=2, context_length=6, dropout=0.0)
     context_vecs = ca(journey_batch())
     assert context_vecs.shape == (2, 6, 2)  # "context_vecs.shape: torch.Size([2, 6, 2])"
-    assert_close(context_vecs, torch.stack([SEED_CONTEXT, SEED_CONTEXT]), **FOUR_DECIMALS)
+    assert_close(context_vecs, SEED_CONTEXT, **FOUR_DECIMALS)
 
 
 def test_mask_is_a_buffer_cut_to_the_input() -> None:
