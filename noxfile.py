@@ -24,7 +24,7 @@ CONSTRAINTS = ROOT / "constraints.txt"
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 LANGUAGES = ("en", "zh_CN")
 
-nox.options.sessions = ["lint", "docs", "tests"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -42,6 +42,13 @@ def lint(session: nox.Session) -> None:
     session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package (settings in pyproject.toml)."""
+    install(session, "typecheck")
+    session.run("mypy")
 
 
 @nox.session(python="3.11")

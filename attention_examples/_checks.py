@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Integral
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 import torch
@@ -28,6 +28,15 @@ class AttentionModule(Protocol):
     d_in: int
     context_length: int
     W_query: nn.Linear
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> torch.Size | None:
+    """The shape the given shapes broadcast to, or None if they do not broadcast."""
+    try:
+        shape: torch.Size = torch.broadcast_shapes(*shapes)  # type: ignore[no-untyped-call]
+    except RuntimeError:
+        return None
+    return shape
 
 
 def describe(x: object) -> str:
@@ -46,7 +55,7 @@ def _rank_text(ranks: Sequence[int]) -> str:
     return " or ".join(f"{r}-D" for r in ranks)
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     """Python and NumPy integers count; bool does not."""
     return isinstance(value, Integral) and not isinstance(value, bool | np.bool_)
 
@@ -142,31 +151,31 @@ def check_attention_inputs(query: object, key: object, value: object) -> torch.S
             f"got shape {tuple(value.shape)}"
         )
     check_same_kind("query, key, value", query, key, value)
-    try:
-        return torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    except RuntimeError as err:
+    batch = broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    if batch is None:
         raise ValueError(
             "query, key, value: expected leading (batch) dimensions that broadcast together, "
             f"got shapes {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
-        ) from err
+        )
+    return batch
 
 
 def check_dim(name: str, dim: object, ndim: int) -> int:
     """Check that ``dim`` indexes one of ``ndim`` dimensions (negative counts from the end)."""
     if not is_int(dim):
         raise TypeError(f"{name}: expected an int, got {describe(dim)}")
-    if not -ndim <= int(dim) < ndim:  # type: ignore[call-overload]
+    if not -ndim <= int(dim) < ndim:
         raise ValueError(f"{name}: expected a dimension in [{-ndim}, {ndim - 1}], got {dim}")
-    return int(dim)  # type: ignore[call-overload]
+    return int(dim)
 
 
 def check_positive_int(name: str, value: object) -> int:
     """Check that ``value`` is an int >= 1 (bool is not an int here); return it as an int."""
     if not is_int(value):
         raise TypeError(f"{name}: expected a positive int, got {describe(value)}")
-    if int(value) < 1:  # type: ignore[call-overload]
+    if int(value) < 1:
         raise ValueError(f"{name}: expected a positive int, got {value}")
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def check_bool(name: str, value: object) -> bool:
@@ -209,11 +218,7 @@ def check_bool_mask(name: str, mask: object, target_shape: Sequence[int]) -> Ten
             f"{name}: expected dtype torch.bool (True = masked out), got {mask.dtype}; "
             "use mask.bool() if 1 marks the positions to hide"
         )
-    try:
-        shape = torch.broadcast_shapes(mask.shape, torch.Size(target_shape))
-    except RuntimeError:
-        shape = None
-    if shape != torch.Size(target_shape):
+    if broadcast_shapes(mask.shape, target_shape) != torch.Size(target_shape):
         raise ValueError(
             f"{name}: expected a shape that broadcasts to the scores' shape "
             f"{tuple(target_shape)}, got {tuple(mask.shape)}"

@@ -5,6 +5,8 @@ Chapter: *Causal attention* (``docs/causal_attention.md``), after seed 004.
 
 from __future__ import annotations
 
+from typing import overload
+
 import torch
 from torch import Tensor, nn
 
@@ -119,6 +121,10 @@ def combine_masks(
     return with_padding(causal, key_padding_mask)
 
 
+@overload
+def with_padding(causal: Tensor, key_padding_mask: Tensor | None) -> Tensor: ...
+@overload
+def with_padding(causal: Tensor | None, key_padding_mask: Tensor | None) -> Tensor | None: ...
 def with_padding(causal: Tensor | None, key_padding_mask: Tensor | None) -> Tensor | None:
     """:func:`combine_masks` without its checks, for the modules' ``forward``."""
     if key_padding_mask is None:

@@ -207,7 +207,7 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
             f"x: {past} cached + {n} new tokens exceed context_length={module.context_length}"
         )
     try:
-        cache.check_fits(*x.shape[:1], module.num_heads, module.head_dim, x)
+        cache.check_fits(x.shape[0], module.num_heads, module.head_dim, x)
     except (TypeError, ValueError) as err:  # another batch, another module, another dtype
         raise type(err)(f"cache: cannot take the keys and values of x and module: {err}") from err
     return _decode(module, x, cache)

@@ -65,7 +65,7 @@ def apply_mask(scores: NDArray | Tensor, mask: object, fill: float = MASK_FILL) 
         raise TypeError(f"fill: expected a number (not NaN), got {describe(fill)}")
     if isinstance(scores, Tensor):
         scores = check_tensor("scores", scores, ndim=range(1, 9))
-        check_bool_mask("mask", mask, scores.shape)
+        mask = check_bool_mask("mask", mask, scores.shape)
         if mask.device != scores.device:
             raise ValueError(
                 f"scores, mask: expected one device, got {scores.device}, {mask.device}; "

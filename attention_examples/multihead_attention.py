@@ -226,7 +226,7 @@ class MultiHeadAttention(nn.Module):
         values: Tensor,
         key_padding_mask: Tensor | None,
         need_weights: bool,
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor | None]:
         """Causal scaled dot-product attention of every head, in one batched product.
 
         Args:
@@ -256,4 +256,5 @@ class MultiHeadAttention(nn.Module):
         b, _, num_tokens, _ = context.shape
         context = context.transpose(1, 2)  # (b, heads, T, head_dim) -> (b, T, heads, head_dim)
         context = context.reshape(b, num_tokens, self.d_out)  # -> (b, T, d_out)
-        return self.out_proj(context)
+        output: Tensor = self.out_proj(context)
+        return output

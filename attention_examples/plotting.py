@@ -101,8 +101,8 @@ def plot_attention_heatmap(
         ax = _new_axes(4.5, 4)
     top = float(weights.max()) if vmax is None else vmax
     image = ax.imshow(weights, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0)
-    ax.set_xticks(range(n_k), labels=key_labels if key_labels is not None else range(n_k))
-    ax.set_yticks(range(n_q), labels=query_labels if query_labels is not None else range(n_q))
+    ax.set_xticks(range(n_k), labels=key_labels or [str(j) for j in range(n_k)])
+    ax.set_yticks(range(n_q), labels=query_labels or [str(i) for i in range(n_q)])
     ax.tick_params(axis="x", labelrotation=45)
     ax.xaxis.tick_top()
     if annotate:

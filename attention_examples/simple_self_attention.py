@@ -203,4 +203,5 @@ def self_attention_minimal(X: np.ndarray) -> np.ndarray:
     """
     X = as_float_array("X", X, ndim=2)
     weights = softmax(X @ X.T, axis=-1)  # (T, D) @ (D, T) -> (T, T), rows sum to 1
-    return weights @ X  # (T, T) @ (T, D) -> (T, D)
+    context: np.ndarray = weights @ X  # (T, T) @ (T, D) -> (T, D)
+    return context

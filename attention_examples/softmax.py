@@ -58,7 +58,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     peak = np.where(np.isfinite(peak), peak, 0)  # a slice of only -inf: avoid -inf - -inf
     e = np.exp(arr - peak)
     total = e.sum(axis=axis, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    weights: np.ndarray = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return weights
 
 
 def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:

@@ -43,7 +43,8 @@ def weighted_average(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     total = weights.sum()
     if total == 0:
         raise ValueError("weights: all weights are zero, so there is nothing to average")
-    return (weights / total) @ values
+    average: np.ndarray = (weights / total) @ values
+    return average
 
 
 def attention_once(
