@@ -23,31 +23,14 @@ from attention_examples import (
     journey_batch,
     journey_inputs,
 )
+from tests.seed_values import seed_tensor
 
 FOUR_DECIMALS = {"rtol": 0.0, "atol": 5.1e-5}
 
 # book, ch. 3: MultiHeadAttentionWrapper(3, 2, 6, 0.0, num_heads=2) after torch.manual_seed(123)
-BOOK_WRAPPER = torch.tensor(
-    [
-        [-0.4519, 0.2216, 0.4772, 0.1063],
-        [-0.5874, 0.0058, 0.5891, 0.3257],
-        [-0.6300, -0.0632, 0.6202, 0.3860],
-        [-0.5675, -0.0843, 0.5478, 0.3589],
-        [-0.5526, -0.0981, 0.5321, 0.3428],
-        [-0.5299, -0.1081, 0.5077, 0.3493],
-    ]
-)
+BOOK_WRAPPER = seed_tensor("multihead_attention", "wrapper")  # (2, 6, 4), the batch
 # book, ch. 3: MultiHeadAttention(3, 2, 6, 0.0, num_heads=2) after torch.manual_seed(123)
-BOOK_MHA = torch.tensor(
-    [
-        [0.3190, 0.4858],
-        [0.2943, 0.3897],
-        [0.2856, 0.3593],
-        [0.2693, 0.3873],
-        [0.2639, 0.3928],
-        [0.2575, 0.4028],
-    ]
-)
+BOOK_MHA = seed_tensor("multihead_attention", "mha")  # (2, 6, 2), the batch
 
 
 def test_wrapper_book() -> None:
@@ -55,7 +38,7 @@ def test_wrapper_book() -> None:
     mha = MultiHeadAttentionWrapper(3, 2, context_length=6, dropout=0.0, num_heads=2)
     context_vecs = mha(journey_batch())
     assert context_vecs.shape == (2, 6, 4)
-    assert_close(context_vecs, torch.stack([BOOK_WRAPPER, BOOK_WRAPPER]), **FOUR_DECIMALS)
+    assert_close(context_vecs, BOOK_WRAPPER, **FOUR_DECIMALS)
 
 
 def test_multihead_attention_book() -> None:
@@ -63,7 +46,7 @@ def test_multihead_attention_book() -> None:
     mha = MultiHeadAttention(3, 2, context_length=6, dropout=0.0, num_heads=2)
     context_vecs = mha(journey_batch())
     assert context_vecs.shape == (2, 6, 2)
-    assert_close(context_vecs, torch.stack([BOOK_MHA, BOOK_MHA]), **FOUR_DECIMALS)
+    assert_close(context_vecs, BOOK_MHA, **FOUR_DECIMALS)
 
 
 def test_wrapper_first_head_is_seed_004s_causal_attention() -> None:
