@@ -10,17 +10,21 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from attention_examples import MASK_FILL, apply_mask, causal_mask, padding_mask, softmax
+from tests.seed_values import seed_tensor, seed_tensors
 
 
 def test_apply_mask_seed_000() -> None:
     # seed 000, In [13]-[14]: the second position is padding
     scores = np.array([3.0, 1.0, -2.0], dtype=np.float32)
     masked = apply_mask(scores, np.array([False, True, False]))
+    printed = [t.numpy() for t in seed_tensors("masking", "padding-one-query", torch.float64)]
+    # printed "[ 3.  1. -2.] -> softmax [0.8756006  0.11849965 0.00589975]" first
+    assert_array_equal(scores, printed[0])
     # printed "[ 3.e+00 -1.e+09 -2.e+00]"
-    assert_array_equal(masked, np.array([3.0, -1e9, -2.0], dtype=np.float32))
+    assert_array_equal(masked, printed[2].astype(np.float32))
     assert masked.dtype == np.float32
     # printed "-> softmax [0.9933072  0.         0.00669285]"
-    assert_allclose(softmax(masked), [0.9933072, 0.0, 0.00669285], rtol=1e-6)
+    assert_allclose(softmax(masked), printed[3], rtol=1e-6)
     # The original scores are left alone (seed 000 copies them first).
     assert_array_equal(scores, [3.0, 1.0, -2.0])
 
@@ -36,22 +40,16 @@ def test_mask_fill_is_seed_000s_value_and_vanishes_after_softmax() -> None:
 
 def test_causal_mask_seed_004() -> None:
     # seed 004, In [59]: torch.triu(torch.ones(6, 6), diagonal=1), printed as floats and as bools
-    expected = torch.tensor(
-        [
-            [0.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-            [0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
-            [0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
-            [0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
-            [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-        ]
+    expected, expected_bool = seed_tensors("causal_attention", "triu-mask") + seed_tensors(
+        "causal_attention", "triu-bool"
     )
+    assert torch.equal(expected_bool, expected.bool())
     mask = causal_mask(6)
     assert mask.dtype == torch.bool
     assert torch.equal(mask.float(), expected)
     assert torch.equal(mask, expected.bool())
     # seed 004, In [45]: mask_simple = torch.tril(torch.ones(6, 6)), the positions kept
-    assert torch.equal((~mask).float(), torch.tril(torch.ones(6, 6)))
+    assert torch.equal((~mask).float(), seed_tensor("masking", "tril"))
 
 
 def test_apply_mask_on_tensors_keeps_dtype_and_device() -> None:
