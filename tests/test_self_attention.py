@@ -417,7 +417,7 @@ def test_attend_is_the_unchecked_formula() -> None:
     q, k, v = torch.randn(2, 3, 4), torch.randn(2, 5, 4), torch.randn(2, 5, 6)
     mask = torch.rand(2, 3, 5) < 0.3
     for m in (None, mask):
-        context, weights = attend(q, k, v, m)
+        context, weights = attend(q, k, v, m, None)
         expected_context, expected_weights = scaled_dot_product_attention(q, k, v, m)
         assert torch.equal(context, expected_context)
         assert torch.equal(weights, expected_weights)
