@@ -124,6 +124,14 @@ def check_tensor(
     return x
 
 
+def check_square(name: str, x: object) -> Tensor:
+    """Check that ``x`` is a floating (..., T, T) tensor: a matrix of scores or weights."""
+    x = check_tensor(name, x, ndim=range(2, 9))
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{name}: expected square (..., T, T), got shape {tuple(x.shape)}")
+    return x
+
+
 def check_same_kind(names: str, *tensors: Tensor) -> None:
     """Check that tensors that meet in one product share one dtype and one device."""
     dtypes = {t.dtype for t in tensors}
@@ -158,6 +166,14 @@ def check_attention_inputs(query: object, key: object, value: object) -> torch.S
             f"got shapes {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
         )
     return batch
+
+
+def check_rows(name: str, x: np.ndarray[Any, Any], rows: int, what: str) -> None:
+    """Check that an array has ``rows`` rows (one per ``what``)."""
+    if x.shape[0] != rows:
+        raise ValueError(
+            f"{name}: expected {rows} along the first axis, one per {what}, got shape {x.shape}"
+        )
 
 
 def check_dim(name: str, dim: object, ndim: int) -> int:

@@ -5,22 +5,19 @@ Chapter: *Causal attention* (``docs/causal_attention.md``), after seed 004.
 
 from __future__ import annotations
 
-from typing import overload
-
 import torch
 from torch import Tensor, nn
 
 from ._checks import (
-    check_bool,
     check_bool_mask,
     check_dropout,
     check_module_input,
     check_positive_int,
     check_same_kind,
-    check_tensor,
+    check_square,
 )
 from .masking import causal_mask
-from .self_attention import attend
+from .self_attention import attend, qkv_projections
 
 __all__ = [
     "CausalAttention",
@@ -51,15 +48,13 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]])
     """
-    weights = check_tensor("weights", weights, ndim=range(2, 9))
-    if weights.shape[-1] != weights.shape[-2]:
-        raise ValueError(f"weights: expected square (..., T, T), got shape {tuple(weights.shape)}")
+    weights = check_square("weights", weights)
     keep = ~causal_mask(weights.shape[-1], device=weights.device)  # lower triangle, diagonal in
     masked = weights * keep
     row_sums = masked.sum(dim=-1, keepdim=True)
     # Dividing by a zero row sum would give NaN; such a row has nothing to renormalise.
     return torch.where(
-        row_sums > 0, masked / row_sums.clamp_min(torch.finfo(masked.dtype).tiny), 0.0
+        row_sums == 0, 0.0, masked / row_sums.clamp_min(torch.finfo(masked.dtype).tiny)
     )
 
 
@@ -81,9 +76,7 @@ def mask_before_softmax(scores: Tensor, d_k: int) -> Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]])
     """
-    scores = check_tensor("scores", scores, ndim=range(2, 9))
-    if scores.shape[-1] != scores.shape[-2]:
-        raise ValueError(f"scores: expected square (..., T, T), got shape {tuple(scores.shape)}")
+    scores = check_square("scores", scores)
     d_k = check_positive_int("d_k", d_k)
     masked = scores.masked_fill(causal_mask(scores.shape[-1], device=scores.device), -torch.inf)
     return torch.softmax(masked / d_k**0.5, dim=-1)
@@ -116,21 +109,13 @@ def combine_masks(
     ):
         if mask is not None and tuple(check_bool_mask(name, mask, shape).shape) != shape:
             raise ValueError(f"{name}: expected shape {shape}, got {tuple(mask.shape)}")
-    if causal is not None and key_padding_mask is not None:
-        check_same_kind("causal, key_padding_mask", causal, key_padding_mask)
-    return with_padding(causal, key_padding_mask)
-
-
-@overload
-def with_padding(causal: Tensor, key_padding_mask: Tensor | None) -> Tensor: ...
-@overload
-def with_padding(causal: Tensor | None, key_padding_mask: Tensor | None) -> Tensor | None: ...
-def with_padding(causal: Tensor | None, key_padding_mask: Tensor | None) -> Tensor | None:
-    """:func:`combine_masks` without its checks, for the modules' ``forward``."""
     if key_padding_mask is None:
         return causal
     padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key from every query
-    return padding if causal is None else causal | padding  # (T, T) | (b, 1, T) -> (b, T, T)
+    if causal is None:
+        return padding
+    check_same_kind("causal, key_padding_mask", causal, key_padding_mask)
+    return causal | padding  # (T, T) | (b, 1, T) -> (b, T, T)
 
 
 def as_batch(x: Tensor, key_padding_mask: Tensor | None) -> tuple[Tensor, Tensor | None, bool]:
@@ -196,6 +181,13 @@ class CausalAttention(nn.Module):
     True
     """
 
+    d_in: int
+    d_out: int
+    context_length: int
+    W_query: nn.Linear
+    W_key: nn.Linear
+    W_value: nn.Linear
+    dropout: nn.Dropout
     mask: Tensor
 
     def __init__(
@@ -207,14 +199,12 @@ class CausalAttention(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        self.d_in = d_in = check_positive_int("d_in", d_in)
-        self.d_out = d_out = check_positive_int("d_out", d_out)
-        self.context_length = context_length = check_positive_int("context_length", context_length)
-        check_bool("qkv_bias", qkv_bias)
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.d_in = check_positive_int("d_in", d_in)
+        self.d_out = check_positive_int("d_out", d_out)
+        self.context_length = check_positive_int("context_length", context_length)
+        self.W_query, self.W_key, self.W_value = qkv_projections(d_in, d_out, qkv_bias)
         self.dropout = nn.Dropout(check_dropout(dropout))
+        # A buffer moves with .to(device); not saved in state_dict(): rebuilt from the sizes.
         self.register_buffer("mask", causal_mask(context_length), persistent=False)
 
     def forward(
@@ -223,24 +213,65 @@ class CausalAttention(nn.Module):
         key_padding_mask: Tensor | None = None,
         return_weights: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend causally over the tokens of ``x``.
+        """Attend causally over the tokens of ``x``: project, attend, merge.
 
         Args:
             x: (b, T, d_in) or (T, d_in) the token embeddings.
             key_padding_mask: optional (b, T) boolean, True at padding tokens
                 (or (T,) for unbatched input); no query attends to them.
-            return_weights: also return the (b, T, T) attention weights.
+            return_weights: also return the attention weights, (b, T, T) here and
+                (b, num_heads, T, T) in the multi-head subclasses.
 
         Returns:
-            (b, T, d_out) the context vectors (T, d_out for unbatched input), and
+            (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
             the weights if asked.
         """
         x, key_padding_mask = check_module_input(self, x, key_padding_mask, return_weights)
-        x, key_padding_mask, unbatched = as_batch(x, key_padding_mask)
-        num_tokens = x.shape[1]
-        queries = self.W_query(x)  # (b, T, d_in) -> (b, T, d_out)
-        keys = self.W_key(x)
-        values = self.W_value(x)
-        mask = with_padding(self.mask[:num_tokens, :num_tokens], key_padding_mask)  # (b, T, T)
-        context, weights = attend(queries, keys, values, mask, self.dropout)  # (b, T, d_out)
-        return results(context, weights, unbatched, return_weights)
+        x, key_padding_mask, unbatched = as_batch(x, key_padding_mask)  # (b, T, d_in)
+        queries, keys, values = self.project(x)
+        context, weights = self.attention(queries, keys, values, key_padding_mask, return_weights)
+        return results(self.merge(context), weights, unbatched, return_weights)
+
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values of the tokens: (b, T, d_in) -> (b, T, d_out) each."""
+        return self.W_query(x), self.W_key(x), self.W_value(x)
+
+    def attention(
+        self,
+        queries: Tensor,
+        keys: Tensor,
+        values: Tensor,
+        key_padding_mask: Tensor | None,
+        need_weights: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Scaled dot-product attention under the causal mask (and the padding mask).
+
+        Args:
+            queries, keys, values: (b, T, d) each, or (b, heads, T, d) split into heads.
+            key_padding_mask: None, or (b, T) True at padding tokens.
+            need_weights: whether the caller returns the weights (always formed here).
+
+        Returns:
+            ``(context, weights)``: (..., T, d) and (..., T, T).
+        """
+        mask = self.hidden_keys(queries, key_padding_mask)  # broadcasts to (..., T, T)
+        return attend(queries, keys, values, mask, self.dropout)
+
+    def hidden_keys(self, queries: Tensor, key_padding_mask: Tensor | None) -> Tensor:
+        """What each query may not see: the keys after it, and padding keys.
+
+        Returns:
+            (T, T) the causal mask, or with padding (b, 1, T, T) for queries split into
+            heads and (b, T, T) otherwise.
+        """
+        num_tokens = queries.shape[-2]
+        future = self.mask[:num_tokens, :num_tokens]  # (T, T), True above the diagonal
+        if key_padding_mask is None:
+            return future
+        # (b, T) -> (b, 1, T), or (b, 1, 1, T) with heads: hide the key from every query
+        padding = key_padding_mask.view(len(queries), *[1] * (queries.ndim - 2), num_tokens)
+        return future | padding
+
+    def merge(self, context: Tensor) -> Tensor:
+        """The module's output from the context vectors: here, the context vectors."""
+        return context

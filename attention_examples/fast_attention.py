@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_bool, check_positive_int, check_same_kind, check_tensor, describe
-from .causal_attention import with_padding
 from .masking import split_empty_rows
 from .multihead_attention import MultiHeadAttention
 
@@ -116,9 +115,8 @@ class FusedMultiHeadAttention(MultiHeadAttention):
             return F.scaled_dot_product_attention(
                 queries, keys, values, dropout_p=dropout_p, is_causal=True
             ), None
-        num_tokens = queries.shape[2]
-        hidden = with_padding(self.mask[:num_tokens, :num_tokens], key_padding_mask)
-        hidden, sees_nothing = split_empty_rows(hidden[:, None])  # (b, 1, T, T), (b, 1, T, 1)
+        hidden = self.hidden_keys(queries, key_padding_mask)  # (b, 1, T, T)
+        hidden, sees_nothing = split_empty_rows(hidden)  # (b, 1, T, T), (b, 1, T, 1)
         # PyTorch's boolean attn_mask marks the keys that *take part*: the opposite.
         context = F.scaled_dot_product_attention(
             queries, keys, values, attn_mask=~hidden, dropout_p=dropout_p

@@ -88,6 +88,15 @@ class KVCache:
                 f"values: expected (b, heads, n) = {tuple(keys.shape[:3])} like the keys, "
                 f"got shape {tuple(values.shape)}"
             )
+        if values.dtype != keys.dtype:
+            raise TypeError(
+                f"values: expected dtype {keys.dtype} like the keys, got {values.dtype}"
+            )
+        if values.device != keys.device:
+            raise ValueError(
+                f"values: expected a tensor on {keys.device} like the keys, "
+                f"got one on {values.device}"
+            )
         b, heads, n, head_dim = keys.shape
         self.check_fits(b, heads, head_dim, keys, values.shape[-1], n)
         return self.store(keys, values)
@@ -221,7 +230,7 @@ def _decode(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor:
     mask = None
     if n > 1:  # new token i (position past + i) must not see the new tokens after it
         mask = torch.ones(n, past + n, dtype=torch.bool, device=x.device).triu(past + 1)
-    context, _ = attend(queries, keys, values, mask)  # (b, heads, n, head_dim)
+    context, _ = attend(queries, keys, values, mask, None)  # (b, heads, n, head_dim)
     return module.merge(context)  # (b, n, d_out)
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool, check_dropout, check_module_input, check_positive_int
-from .causal_attention import CausalAttention, as_batch, results, with_padding
-from .masking import causal_mask
-from .self_attention import attend
+from ._checks import check_bool, check_positive_int
+from .causal_attention import CausalAttention
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
 
@@ -79,18 +77,10 @@ class MultiHeadAttentionWrapper(nn.Module):
         key_padding_mask: Tensor | None = None,
         return_weights: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """Run every head on ``x`` and concatenate along the last dimension.
+        """Run every head on ``x`` and concatenate their outputs along the last dimension.
 
-        Args:
-            x: (b, T, d_in) or (T, d_in) the token embeddings.
-            key_padding_mask: optional (b, T) boolean, True at padding tokens
-                ((T,) for unbatched input).
-            return_weights: also return every head's attention weights, stacked as
-                (b, num_heads, T, T) ((num_heads, T, T) for unbatched input).
-
-        Returns:
-            (b, T, d_out * num_heads) the concatenated context vectors
-            ((T, d_out * num_heads) for unbatched input), and the weights if asked.
+        The arguments are those of :meth:`CausalAttention.forward`; the weights of the
+        heads come stacked as (b, num_heads, T, T) ((num_heads, T, T) unbatched).
         """
         check_bool("return_weights", return_weights)
         heads = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
@@ -102,8 +92,12 @@ class MultiHeadAttentionWrapper(nn.Module):
         return context, torch.stack([w for _, w in heads], dim=-3)  # -> (b, heads, T, T)
 
 
-class MultiHeadAttention(nn.Module):
+class MultiHeadAttention(CausalAttention):
     """Efficient multi-head causal attention: one projection each for Q, K and V, split.
+
+    A :class:`~attention_examples.CausalAttention` whose :meth:`project` splits the
+    queries, keys and values into heads and whose :meth:`merge` joins the heads again
+    and mixes them; its ``forward`` and its masked attention are the parent's.
 
     The ``d_out`` columns of each projection are cut into ``num_heads`` heads of
     ``head_dim = d_out // num_heads`` columns; all heads attend in one batched
@@ -147,8 +141,6 @@ class MultiHeadAttention(nn.Module):
             [0.2575, 0.4028]], grad_fn=<SelectBackward0>)
     """
 
-    mask: Tensor
-
     def __init__(
         self,
         d_in: int,
@@ -158,49 +150,15 @@ class MultiHeadAttention(nn.Module):
         num_heads: int,
         qkv_bias: bool = False,
     ) -> None:
-        super().__init__()
-        self.d_in = d_in = check_positive_int("d_in", d_in)
-        self.d_out = d_out = check_positive_int("d_out", d_out)
-        self.context_length = context_length = check_positive_int("context_length", context_length)
-        self.num_heads = num_heads = check_positive_int("num_heads", num_heads)
-        if d_out % num_heads:
+        num_heads = check_positive_int("num_heads", num_heads)
+        if check_positive_int("d_out", d_out) % num_heads:
             raise ValueError(
                 f"d_out: must be divisible by num_heads={num_heads} to split it into heads, "
                 f"got d_out={d_out}"
             )
-        self.head_dim = d_out // num_heads
-        check_bool("qkv_bias", qkv_bias)
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.out_proj = nn.Linear(d_out, d_out)
-        self.dropout = nn.Dropout(check_dropout(dropout))
-        self.register_buffer("mask", causal_mask(context_length), persistent=False)
-
-    def forward(
-        self,
-        x: Tensor,
-        key_padding_mask: Tensor | None = None,
-        return_weights: bool = False,
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend causally with every head at once.
-
-        Args:
-            x: (b, T, d_in) or (T, d_in) the token embeddings.
-            key_padding_mask: optional (b, T) boolean, True at padding tokens
-                ((T,) for unbatched input).
-            return_weights: also return the (b, num_heads, T, T) attention weights
-                ((num_heads, T, T) for unbatched input).
-
-        Returns:
-            (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
-            the weights if asked.
-        """
-        x, key_padding_mask = check_module_input(self, x, key_padding_mask, return_weights)
-        x, key_padding_mask, unbatched = as_batch(x, key_padding_mask)
-        queries, keys, values = self.project(x)  # 3 x (b, heads, T, head_dim)
-        context, weights = self.attention(queries, keys, values, key_padding_mask, return_weights)
-        return results(self.merge(context), weights, unbatched, return_weights)  # (b, T, d_out)
+        super().__init__(d_in, d_out, context_length, dropout, qkv_bias)
+        self.num_heads, self.head_dim = num_heads, d_out // num_heads
+        self.out_proj = nn.Linear(d_out, d_out)  # mixes the heads
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The queries, keys and values of ``x``, each split into heads.
@@ -212,37 +170,14 @@ class MultiHeadAttention(nn.Module):
             ``(queries, keys, values)``, each (b, num_heads, T, head_dim).
         """
         b, num_tokens, _ = x.shape
-        qkv = (self.W_query(x), self.W_key(x), self.W_value(x))  # 3 x (b, T, d_out)
-        # (b, T, d_out) -> (b, T, heads, head_dim) -> (b, heads, T, head_dim)
-        q, k, v = (
-            t.view(b, num_tokens, self.num_heads, self.head_dim).transpose(1, 2) for t in qkv
+        queries, keys, values = super().project(x)  # 3 x (b, T, d_out)
+        heads = (b, num_tokens, self.num_heads, self.head_dim)
+        # (b, T, d_out) -> (b, T, heads, head_dim) -> (b, heads, T, head_dim): a matrix per head
+        return (
+            queries.view(heads).transpose(1, 2),
+            keys.view(heads).transpose(1, 2),
+            values.view(heads).transpose(1, 2),
         )
-        return q, k, v
-
-    def attention(
-        self,
-        queries: Tensor,
-        keys: Tensor,
-        values: Tensor,
-        key_padding_mask: Tensor | None,
-        need_weights: bool,
-    ) -> tuple[Tensor, Tensor | None]:
-        """Causal scaled dot-product attention of every head, in one batched product.
-
-        Args:
-            queries, keys, values: (b, num_heads, T, head_dim) each.
-            key_padding_mask: None, or (b, T) True at padding tokens.
-            need_weights: whether the caller returns the weights (this class always
-                forms them; :class:`~attention_examples.FusedMultiHeadAttention` does not).
-
-        Returns:
-            ``(context, weights)``: (b, num_heads, T, head_dim) and (b, num_heads, T, T).
-        """
-        num_tokens = queries.shape[2]
-        mask = with_padding(self.mask[:num_tokens, :num_tokens], key_padding_mask)  # (b, T, T)
-        if mask is not None and mask.ndim == 3:
-            mask = mask[:, None]  # (b, T, T) -> (b, 1, T, T): the same mask for every head
-        return attend(queries, keys, values, mask, self.dropout)
 
     def merge(self, context: Tensor) -> Tensor:
         """Put the heads side by side again and mix them: the output projection.

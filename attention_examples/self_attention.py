@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 Dropout = Callable[[Tensor], Tensor]
+Pair = tuple[Tensor, Tensor]
 
 
 def scaled_dot_product_attention(
@@ -106,25 +107,25 @@ def scaled_dot_product_attention(
     return attend(query, key, value, mask, dropout)
 
 
-def attend(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    mask: Tensor | None = None,
-    dropout: Dropout | None = None,
-) -> tuple[Tensor, Tensor]:
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout: Dropout | None) -> Pair:
     """:func:`scaled_dot_product_attention` without its checks: the formula alone.
 
     The attention modules call it with the tensors their ``forward`` has checked.
     """
-    d_k = key.shape[-1]
+    d_k = k.shape[-1]
     # Scaling the queries instead of the scores gives the same numbers with T_q * d_k
     # multiplications instead of T_q * T_k.
-    scores = (query / d_k**0.5) @ key.mT  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
+    scores = (q / d_k**0.5) @ k.mT  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
     weights = masked_softmax_(scores, mask)  # (..., T_q, T_k), rows sum to 1
     if dropout is not None:
         weights = dropout(weights)
-    return weights @ value, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
+    return weights @ v, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
+
+
+def qkv_projections(d_in: int, d_out: int, bias: bool) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+    """The query, key and value projections, ``nn.Linear(d_in, d_out)``, in that order."""
+    check_bool("qkv_bias", bias)
+    return tuple(nn.Linear(d_in, d_out, bias=bias) for _ in range(3))  # type: ignore[return-value]
 
 
 _INITS: dict[str, Callable[..., Tensor]] = {"rand": torch.rand, "randn": torch.randn}
@@ -153,7 +154,7 @@ class _SelfAttention(nn.Module):
         check_bool("return_weights", return_weights)
         x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
         queries, keys, values = self.project(x)  # 3 x (…, T, d_in) -> (…, T, d_out)
-        context, weights = attend(queries, keys, values)  # (…, T, d_out), (…, T, T)
+        context, weights = attend(queries, keys, values, None, None)  # (…, T, d_out), (…, T, T)
         return (context, weights) if return_weights else context
 
     def extra_repr(self) -> str:
@@ -246,10 +247,7 @@ class SelfAttentionV2(_SelfAttention):
         super().__init__()
         self.d_in = d_in = check_positive_int("d_in", d_in)
         self.d_out = d_out = check_positive_int("d_out", d_out)
-        check_bool("qkv_bias", qkv_bias)
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_query, self.W_key, self.W_value = qkv_projections(d_in, d_out, qkv_bias)
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The queries, keys and values of the tokens: one ``nn.Linear`` for each."""

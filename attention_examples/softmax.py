@@ -112,7 +112,8 @@ def softmax_stable(x: Tensor, dim: int = -1) -> Tensor:
     peak = torch.where(torch.isfinite(peak), peak, 0.0)  # a slice of only -inf: avoid -inf - -inf
     e = torch.exp(x - peak)
     total = e.sum(dim=dim, keepdim=True)
-    return torch.where(total > 0, e / total.clamp_min(torch.finfo(e.dtype).tiny), 0.0)
+    # A slice of only -inf has total 0: zeros there. NaN stays NaN (total == 0 is False).
+    return torch.where(total == 0, 0.0, e / total.clamp_min(torch.finfo(e.dtype).tiny))
 
 
 def _check_scores(x: object, dim: object) -> Tensor:

@@ -86,7 +86,12 @@ def test_attention_once_matches_torch(seed: int, n: int, d: int, dv: int) -> Non
     [
         (V[0], np.ones(3), ValueError, r"values: expected a 2-D array, got shape \(2,\)"),
         (V, np.ones((3, 1)), ValueError, r"weights: expected a 1-D array, got shape \(3, 1\)"),
-        (V, np.ones(2), ValueError, r"weights: expected one weight per row of values \(3\), got 2"),
+        (
+            V,
+            np.ones(2),
+            ValueError,
+            r"weights: expected 3 along the first axis, one per row of values, got shape \(2,\)",
+        ),
         (V, np.array([1.0, -1.0, 1.0]), ValueError, r"weights: expected non-negative"),
         (V, np.zeros(3), ValueError, r"weights: all weights are zero"),
         (V, np.array([1.0, np.nan, 1.0]), ValueError, r"weights: expected finite numbers, got NaN"),
@@ -116,7 +121,13 @@ K = np.array([[1.0, 0.0], [0.7, 0.2], [-1.0, 0.0]])
     [
         (Q[None], K, V, ValueError, r"query: expected a 1-D array, got shape \(1, 2\)"),
         (Q, K[:, :1], V, ValueError, r"keys: expected 2 columns to match the query's length"),
-        (Q, K, V[:2], ValueError, r"values: expected one row per key \(3\), got shape \(2, 2\)"),
+        (
+            Q,
+            K,
+            V[:2],
+            ValueError,
+            r"values: expected 3 along the first axis, one per key, got shape \(2, 2\)",
+        ),
         (Q, K, V[0], ValueError, r"values: expected a 2-D array, got shape \(2,\)"),
         (np.array([np.nan, 0.0]), K, V, ValueError, r"query: expected finite numbers"),
         (torch.tensor(Q), K, V, TypeError, r"query: expected a NumPy array"),
