@@ -120,6 +120,9 @@ def catalog_inputs_hash() -> str:
         DOCS / "glossary.toml",
         ROOT / "tools" / "check_catalogs.py",
         ROOT / "tools" / "extract_theme_messages.py",
+        # the reference-output tables: their "what" texts are messages of their page
+        *(ROOT / "tests" / "reference_outputs").glob("*.toml"),
+        ROOT / "tools" / "reference_check.py",
         CONSTRAINTS,  # the theme's version decides its messages
     ]
     digest = hashlib.sha256()

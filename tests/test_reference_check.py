@@ -9,6 +9,7 @@ test builds a tiny book with Sphinx and myst-nb, as ``nox -s docs`` does.
 
 from __future__ import annotations
 
+import doctest
 import json
 import shutil
 import subprocess
@@ -23,7 +24,8 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The checker is a tool of its own (the book's build reads it too): tools/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import reference_check as rc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference_outputs"
@@ -635,6 +637,17 @@ def test_source_pages_are_the_notebook_pages(tmp_path: Path) -> None:
     (tmp_path / "_ext").mkdir()
     (tmp_path / "_ext" / "e.ipynb").write_text("{}", encoding="utf-8")
     assert list(rc.source_pages(tmp_path)) == ["a", "b", "d"]
+
+
+def test_the_checker_examples_pass() -> None:
+    """The examples in the checker's docstrings (it lives in tools/, outside pytest's paths)."""
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(rc):
+        runner.run(test, out=report.append)
+    results = runner.summarize(verbose=False)
+    assert results.attempted > 0, "the checker's docstrings lost their examples"
+    assert results.failed == 0, "".join(report)
 
 
 # --- end to end: a tiny book built with Sphinx and myst-nb ---------------------------

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The checker is a tool of its own (the book's build reads it too): tools/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import reference_check as rc
 
 DATA = rc.load_references()
