@@ -46,10 +46,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """Unit tests, doctests, reference-output checks and site checks (after ``docs``)."""
+    """Unit tests, doctests, reference-output checks and site checks (after ``docs``).
+
+    Arguments go to pytest: ``nox -s tests -- -m "not site"`` runs the tests that need no
+    built site. Here, unlike a plain ``pytest``, a missing site fails the site tests.
+    """
     install(session, "test", "docs")
     install_site_check_tools(session)
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs, env={"BOOK_REQUIRE_SITE": "1"})
 
 
 # The site checks use Debian's Chromium (Playwright never downloads a browser), and

@@ -298,6 +298,7 @@ def soup(path: Path):
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
+@pytest.mark.site
 def test_site_layout(site: Path):
     for edition in EDITIONS:
         assert (site / edition / "index.html").is_file()
@@ -306,6 +307,7 @@ def test_site_layout(site: Path):
     assert not (site / "jupyter_execute").exists(), "executed notebooks leaked into the site root"
 
 
+@pytest.mark.site
 def test_root_page_offers_both_editions_without_javascript(site: Path):
     page = soup(site / "index.html")
     links = {a["href"] for a in page.find_all("a", href=True)}
@@ -317,6 +319,7 @@ def test_root_page_offers_both_editions_without_javascript(site: Path):
         assert (site / href).is_file(), href
 
 
+@pytest.mark.site
 @pytest.mark.parametrize(("edition", "lang"), EDITIONS.items())
 def test_pages_declare_their_language(site: Path, edition: str, lang: str):
     for path in site_pages(edition):
@@ -332,6 +335,7 @@ def is_external(url: str) -> bool:
     return url.strip().startswith(("http://", "https://", "//"))
 
 
+@pytest.mark.site
 def test_nothing_is_loaded_from_outside_the_site(site: Path):
     offenders = []
     for path in sorted(site.rglob("*.html")):
@@ -351,6 +355,7 @@ def test_nothing_is_loaded_from_outside_the_site(site: Path):
     assert not offenders, "\n".join(offenders)
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_math_is_served_from_the_site(site: Path, edition: str):
     root = site / edition
@@ -372,6 +377,7 @@ def test_math_is_served_from_the_site(site: Path, edition: str):
         assert sources == [(mathjax / "tex-chtml.js").resolve()], path
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_language_switch_links_to_the_same_page_in_the_other_edition(site: Path, edition: str):
     root = site / edition
@@ -394,6 +400,7 @@ def test_language_switch_links_to_the_same_page_in_the_other_edition(site: Path,
             assert target.is_file(), f"{path}: {href} does not exist"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_each_notebook_page_offers_its_executed_notebook(site: Path, edition: str):
     import nbformat
@@ -414,6 +421,7 @@ def test_each_notebook_page_offers_its_executed_notebook(site: Path, edition: st
             assert not soup(path).select("a[download]"), f"{path}: not a notebook page"
 
 
+@pytest.mark.site
 def test_both_editions_share_the_same_executed_outputs(site: Path):
     import nbformat
 
@@ -429,6 +437,7 @@ def test_both_editions_share_the_same_executed_outputs(site: Path):
         assert outputs["en"] == outputs["zh_CN"], f"{page}: the editions' outputs differ"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_copy_buttons_go_on_code_not_on_outputs(site: Path, edition: str):
     selector = "div:not(.output) > div.highlight pre"
@@ -446,6 +455,7 @@ def test_copy_buttons_go_on_code_not_on_outputs(site: Path, edition: str):
     assert checked, "no code cells were found"
 
 
+@pytest.mark.site
 def test_footer_shows_the_versions_the_outputs_were_computed_with(site: Path):
     versions = [
         f"{name} {importlib.metadata.version(name)}"
@@ -482,6 +492,7 @@ def latin_words(text: str) -> set[str]:
     return set(re.findall(r"[A-Za-z]{2,}", text)) - ALLOWED_LATIN
 
 
+@pytest.mark.site
 def test_the_chinese_edition_speaks_chinese_around_the_content(site: Path):
     problems = []
     titles = set()
@@ -558,6 +569,7 @@ def search_index(edition: str) -> dict:
     return json.loads(text[text.index("(") + 1 : text.rindex(")")])
 
 
+@pytest.mark.site
 @pytest.mark.parametrize(("term", "page"), SEARCH_TERMS, ids=[f"{t}-{p}" for t, p in SEARCH_TERMS])
 def test_chinese_search_finds_the_term_on_its_page(site: Path, term: str, page: str):
     catalog = CATALOGS / f"{page}.po"
@@ -576,6 +588,7 @@ def test_chinese_search_finds_the_term_on_its_page(site: Path, term: str, page: 
     )
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_the_search_script_uses_a_stemmer_it_defines(site: Path, edition: str):
     """Sphinx 9.0 names a ChineseStemmer it never defines; the search page then hangs."""
@@ -611,6 +624,7 @@ def test_printed_text_does_not_depend_on_how_the_kernel_split_it(editions):
     assert split[0]["text"] == "a\n", "the outputs given must not be modified"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_captions_and_code_blocks_are_accessible(site: Path, edition: str):
     for path in site_pages(edition):

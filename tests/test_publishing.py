@@ -306,6 +306,7 @@ def canonical(html: str) -> str | None:
     return match.group(1) if match else None
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_pages_have_canonical_urls_and_opengraph_tags(edition):
     pages = chapter_pages(edition)
@@ -327,6 +328,7 @@ def test_pages_have_canonical_urls_and_opengraph_tags(edition):
     assert len(bases) == 1, f"pages disagree on where the site is published: {bases}"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_sitemap_lists_every_page_and_its_twin(edition):
     path = edition_dir(edition) / "sitemap.xml"

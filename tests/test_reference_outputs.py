@@ -43,6 +43,7 @@ def test_reference_data_is_valid(page: str) -> None:
         pytest.fail("\n".join(problems), pytrace=False)
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", rc.EDITIONS)
 @pytest.mark.parametrize("page", CHECKED_PAGES)
 def test_printed_outputs_match_the_references(page: str, edition: str) -> None:
@@ -52,6 +53,7 @@ def test_printed_outputs_match_the_references(page: str, edition: str) -> None:
         pytest.fail("\n\n".join(map(str, failures)), pytrace=False)
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_editions_print_identical_outputs(page: str) -> None:
     dirs = [require_build(edition) for edition in rc.EDITIONS]
@@ -60,6 +62,7 @@ def test_editions_print_identical_outputs(page: str) -> None:
         pytest.fail(f"{page}:\n" + "\n".join(problems), pytrace=False)
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", rc.EDITIONS)
 def test_the_reference_page_lists_every_output(edition: str) -> None:
     """The book's page of reference outputs shows every output the check compares."""

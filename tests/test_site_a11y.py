@@ -11,6 +11,8 @@ import pytest
 
 from tests.site_conftest import all_site_pages, page_params, require
 
+pytestmark = [pytest.mark.site, pytest.mark.browser]
+
 BLOCKING = ("serious", "critical")
 
 

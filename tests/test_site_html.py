@@ -30,6 +30,8 @@ from tests.site_conftest import (
     edition_dir,
 )
 
+pytestmark = pytest.mark.site
+
 ALLOWED = Path(__file__).with_name("site_html_allowed.toml")
 VNU = ROOT / "tools" / "vnu.py"
 
