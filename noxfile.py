@@ -220,7 +220,7 @@ def bench(session: nox.Session) -> None:
     benchmarks/figures/ and prints the ratios against their targets. The book reads the
     results file; its build never reruns the benchmark. ``-- --replot``: only redraw.
     """
-    install(session, "bench")
+    install(session)  # the package is all it needs: torch.utils.benchmark times the runs
     session.run("python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
 
 
