@@ -716,9 +716,10 @@ def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
         textwrap.dedent(f"""\
             import sys
             sys.path.insert(0, {str(extension)!r})
-            from editions import finalise_executed_notebooks
 
-            extensions = ["myst_nb", "reference_outputs"]
+            # as the book's build does: executed notebooks hold the outputs the page
+            # shows, also when they come from the cache (the second edition)
+            extensions = ["myst_nb", "reference_outputs", "executed_notebooks"]
             exclude_patterns = ["_build"]
             nb_execution_mode = "cache"
             nb_execution_cache_path = {str(tmp_path / "cache")!r}
@@ -726,11 +727,6 @@ def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
             nb_merge_streams = True
             reference_outputs_dir = {str(refs)!r}
             reference_outputs_checker = {str(Path(rc.__file__).resolve())!r}
-
-            def setup(app):
-                # as the book's build does: executed notebooks hold the outputs the
-                # page shows, also when they come from the cache (the second edition)
-                app.connect("env-updated", finalise_executed_notebooks)
             """),
         encoding="utf-8",
     )
