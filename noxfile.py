@@ -54,7 +54,10 @@ def tests(session: nox.Session) -> None:
     """
     install(session, "test", "docs")
     install_site_check_tools(session)
-    session.run("pytest", *session.posargs, env={"BOOK_REQUIRE_SITE": "1"})
+    # In parallel, one worker per core (`-- -n 0` runs them in this process); the tests of
+    # one page, and the two of the HTML checker, share a worker (xdist_group).
+    parallel = ["-n", "auto", "--dist", "loadgroup"]
+    session.run("pytest", *parallel, *session.posargs, env={"BOOK_REQUIRE_SITE": "1"})
 
 
 # The site checks use Debian's Chromium (Playwright never downloads a browser), and

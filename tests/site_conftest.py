@@ -106,10 +106,18 @@ def all_site_pages() -> list[tuple[str, str]]:
 
 
 def page_params(pages: list[tuple[str, str]]) -> list:
-    """Parameters for a test over pages; a missing site becomes one failing case."""
+    """Parameters for a test over pages; a missing site becomes one failing case.
+
+    The tests of one page form one ``xdist_group``: run in parallel (``--dist loadgroup``),
+    they go to the same worker, which loads the page once for all of them (``page_report``).
+    """
     if not pages:
         return [pytest.param(None, id="site-not-built")]
-    return [pytest.param(item, id=f"{item[0]}/{item[1]}") for item in pages]
+    params = []
+    for edition, page in pages:
+        name = f"{edition}/{page}"
+        params.append(pytest.param((edition, page), id=name, marks=pytest.mark.xdist_group(name)))
+    return params
 
 
 def require(item):
@@ -192,6 +200,7 @@ class SiteServer:
 
 @pytest.fixture(scope="session")
 def site_server() -> Iterator[SiteServer]:
+    """The site served at a free port: one server per test session (per xdist worker)."""
     if not SITE.is_dir():
         pytest.fail(NOT_BUILT.format(site=SITE))
     prefix = canonical_base_path()
@@ -212,7 +221,7 @@ def site_server() -> Iterator[SiteServer]:
 
 @pytest.fixture(scope="session")
 def browser():
-    """One Chromium for the whole test session."""
+    """One Chromium for the whole test session (with pytest-xdist: one per worker)."""
     if not CHROMIUM.is_file():
         pytest.skip(
             f"no browser: {CHROMIUM} is missing. Install Debian's chromium "

@@ -705,6 +705,7 @@ def sphinx_build(source: Path, out: Path, *options: str) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow
 def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
     """Build a tiny book in two editions as ``nox -s docs`` does, then check it."""
     pytest.importorskip("myst_nb")
