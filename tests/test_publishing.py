@@ -167,6 +167,12 @@ def test_workflow_runs_the_readme_test_command(workflow):
         assert set(sessions) <= known, f"the workflow runs unknown sessions {sessions}"
 
 
+def test_workflow_checks_the_wheel(workflow):
+    """The wheel session is not in the default run: CI runs it on its own."""
+    assert "wheel" in nox_sessions(), "the noxfile has no wheel session"
+    assert ["wheel"] in nox_invocations(run_commands(workflow)), "CI never runs nox -s wheel"
+
+
 def test_workflow_publishes_the_checked_site(workflow):
     jobs = workflow["jobs"]
     builders = [name for name, job in jobs.items() if "actions/upload-pages-artifact" in uses(job)]
