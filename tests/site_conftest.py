@@ -44,6 +44,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# How long a page may take to load, or an element to appear, before a browser test fails
+# (Playwright's default is 30 s, which a busy 2-core machine running the tests in
+# parallel exceeds on the longest pages). BOOK_BROWSER_TIMEOUT sets it, in seconds.
+BROWSER_TIMEOUT_MS = float(os.environ.get("BOOK_BROWSER_TIMEOUT", "120")) * 1000
 # Generated pages that are not chapters but that readers still reach.
 GENERATED_PAGES = frozenset({"genindex.html", "search.html"})
 NOT_FOUND_PAGE = "404.html"
@@ -263,6 +267,8 @@ def load(browser, url: str, *, width: int = 1280, height: int = 900, clipboard: 
     console errors, uncaught exceptions and local resources that fail to load.
     """
     context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
     if clipboard:
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
