@@ -86,8 +86,8 @@ def nox_invocations(commands: list[str]) -> list[list[str]]:
 
 def test_noxfile_runs_every_check_by_default():
     sessions = nox_sessions()
-    assert {"lint", "docs", "tests"} <= set(sessions), sorted(sessions)
-    assert default_sessions() == ["lint", "docs", "tests"]
+    assert {"lint", "typecheck", "docs", "tests"} <= set(sessions), sorted(sessions)
+    assert default_sessions() == ["lint", "typecheck", "docs", "tests"]
     assert "reproducible" in sessions, "the reproducibility check has no session"
 
 
