@@ -21,6 +21,13 @@ from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask
 from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
 from .numpy_attention import numpy_attention, projection_weights, word_vectors
 from .plotting import plot_attention_heatmap, plot_benchmark
+from .positions import (
+    CrossAttention,
+    apply_rope,
+    plot_position_encoding,
+    plot_scores_by_distance,
+    sinusoidal_positions,
+)
 from .self_attention import (
     SelfAttentionV1,
     SelfAttentionV2,
@@ -45,6 +52,7 @@ __all__ = [
     "JOURNEY_TOKENS",
     "MASK_FILL",
     "CausalAttention",
+    "CrossAttention",
     "FusedMultiHeadAttention",
     "KVCache",
     "MultiHeadAttention",
@@ -52,6 +60,7 @@ __all__ = [
     "SelfAttentionV1",
     "SelfAttentionV2",
     "apply_mask",
+    "apply_rope",
     "attention_once",
     "attention_scores",
     "attention_scores_loop",
@@ -71,11 +80,14 @@ __all__ = [
     "padding_mask",
     "plot_attention_heatmap",
     "plot_benchmark",
+    "plot_position_encoding",
+    "plot_scores_by_distance",
     "projection_weights",
     "scaled_dot_product_attention",
     "scores_for_query_loop",
     "self_attention_minimal",
     "simple_self_attention",
+    "sinusoidal_positions",
     "softmax",
     "softmax_naive",
     "softmax_stable",
