@@ -16,8 +16,9 @@ from ._checks import (
     check_positive_int,
     check_same_kind,
     check_tensor,
+    check_window,
 )
-from .masking import causal_mask
+from .masking import causal_mask, causal_or_sliding_mask
 from .self_attention import attend
 
 __all__ = [
@@ -156,6 +157,8 @@ class CausalAttention(nn.Module):
         dropout: probability in [0, 1) of zeroing an attention weight in training;
             the kept weights are scaled by 1 / (1 - dropout).
         qkv_bias: give the query, key and value projections a bias.
+        window: if given, each query sees only itself and the ``window - 1`` tokens
+            before it (:func:`~attention_examples.sliding_window_mask`).
 
     Shape:
         ``x``: (b, T, d_in) -> (b, T, d_out), with T <= context_length. An unbatched
@@ -199,17 +202,22 @@ class CausalAttention(nn.Module):
         context_length: int,
         dropout: float,
         qkv_bias: bool = False,
+        *,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         self.d_in = d_in = check_positive_int("d_in", d_in)
         self.d_out = d_out = check_positive_int("d_out", d_out)
         self.context_length = context_length = check_positive_int("context_length", context_length)
         check_bool("qkv_bias", qkv_bias)
+        self.window = check_window(window)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.dropout = nn.Dropout(check_dropout(dropout))
-        self.register_buffer("mask", causal_mask(context_length), persistent=False)
+        self.register_buffer(
+            "mask", causal_or_sliding_mask(context_length, self.window), persistent=False
+        )
 
     def forward(
         self,

@@ -10,9 +10,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool, check_dropout, check_module_input, check_positive_int
+from ._checks import (
+    check_bool,
+    check_dropout,
+    check_module_input,
+    check_positive_int,
+    check_window,
+)
 from .causal_attention import CausalAttention, as_batch, results, with_padding
-from .masking import causal_mask
+from .masking import causal_or_sliding_mask
 from .self_attention import attend
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
@@ -116,6 +122,8 @@ class MultiHeadAttention(nn.Module):
         dropout: dropout probability on the attention weights.
         num_heads: how many heads.
         qkv_bias: give the query, key and value projections a bias.
+        window: if given, each query sees only itself and the ``window - 1`` tokens
+            before it (:func:`~attention_examples.sliding_window_mask`).
 
     Shape:
         ``x``: (b, T, d_in) -> (b, T, d_out); an unbatched (T, d_in) input gives
@@ -157,25 +165,31 @@ class MultiHeadAttention(nn.Module):
         dropout: float,
         num_heads: int,
         qkv_bias: bool = False,
+        *,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         self.d_in = d_in = check_positive_int("d_in", d_in)
         self.d_out = d_out = check_positive_int("d_out", d_out)
         self.context_length = context_length = check_positive_int("context_length", context_length)
         self.num_heads = num_heads = check_positive_int("num_heads", num_heads)
+        self.window = check_window(window)
         if d_out % num_heads:
             raise ValueError(
                 f"d_out: must be divisible by num_heads={num_heads} to split it into heads, "
                 f"got d_out={d_out}"
             )
         self.head_dim = d_out // num_heads
+        self.num_kv_heads = num_heads  # each query head has its own key/value head
         check_bool("qkv_bias", qkv_bias)
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.out_proj = nn.Linear(d_out, d_out)
         self.dropout = nn.Dropout(check_dropout(dropout))
-        self.register_buffer("mask", causal_mask(context_length), persistent=False)
+        self.register_buffer(
+            "mask", causal_or_sliding_mask(context_length, self.window), persistent=False
+        )
 
     def forward(
         self,
