@@ -23,9 +23,8 @@ from torch import Tensor, nn
 
 from ._checks import check_bool, check_positive_int, describe
 from .causal_attention import with_padding
-from .masking import causal_or_sliding_mask
+from .masking import causal_or_sliding_mask, masked_softmax_
 from .multihead_attention import MultiHeadAttention
-from .self_attention import attend
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,9 +51,9 @@ def grouped_attend(
 
     Query head ``h`` uses key/value head ``h // (H / H_kv)``, as
     ``torch.nn.functional.scaled_dot_product_attention(..., enable_gqa=True)`` does.
-    The keys and values are not copied for each query head: a view gives every group
-    an axis of size 1, over which the matrix products broadcast. Unchecked: the
-    modules call it with tensors their ``forward`` has checked.
+    The keys and values are never copied per query head: the queries of a group are
+    stacked as extra rows, so one matrix product per key/value head serves the whole
+    group. Unchecked: the modules call it with tensors their ``forward`` has checked.
 
     Args:
         queries: (b, H, T_q, head_dim).
@@ -75,14 +74,20 @@ def grouped_attend(
     True
     """
     b, num_heads, num_queries, head_dim = queries.shape
-    num_kv_heads = keys.shape[1]
+    num_kv_heads, num_keys = keys.shape[1], keys.shape[2]
     group = num_heads // num_kv_heads
-    queries = queries.view(b, num_kv_heads, group, num_queries, head_dim)  # (b, H_kv, g, T_q, d)
-    keys, values = keys[:, :, None], values[:, :, None]  # (b, H_kv, 1, T_k, d): one per group
     if mask is not None and mask.ndim == 4:
-        mask = mask[:, :, None]  # (b, 1, T_q, T_k) -> (b, 1, 1, T_q, T_k)
-    context, weights = attend(queries, keys, values, mask, dropout)  # (b, H_kv, g, T_q, ·)
-    return context.flatten(1, 2), weights.flatten(1, 2)  # (b, H, T_q, d_v), (b, H, T_q, T_k)
+        mask = mask[:, :, None]  # (b, 1, T_q, T_k) -> (b, 1, 1, T_q, T_k): every head, group
+    # (b, H, T_q, d) -> (b, H_kv, g * T_q, d): a group's queries as rows of one matrix
+    rows = queries.reshape(b, num_kv_heads, group * num_queries, head_dim) / head_dim**0.5
+    scores = rows @ keys.mT  # (b, H_kv, g * T_q, d) @ (b, H_kv, d, T_k) -> (b, H_kv, g * T_q, T_k)
+    scores = scores.view(b, num_kv_heads, group, num_queries, num_keys)  # (b, H_kv, g, T_q, T_k)
+    weights = masked_softmax_(scores, mask)  # (b, H_kv, g, T_q, T_k), rows sum to 1
+    if dropout is not None:
+        weights = dropout(weights)
+    context = weights.reshape(b, num_kv_heads, group * num_queries, num_keys) @ values
+    # (b, H_kv, g * T_q, d_v) -> (b, H, T_q, d_v); (b, H_kv, g, T_q, T_k) -> (b, H, T_q, T_k)
+    return context.view(b, num_heads, num_queries, -1), weights.flatten(1, 2)
 
 
 class GroupedQueryAttention(MultiHeadAttention):
