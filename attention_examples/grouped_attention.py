@@ -12,6 +12,9 @@ Chapter: *Attention in today's models* (``docs/grouped_attention.md``).
 
 The sliding-window mask itself is :func:`~attention_examples.sliding_window_mask`; the
 modules take it through their ``window`` option.
+
+>>> [(c.name, c.num_heads, c.num_kv_heads) for c in MODEL_CONFIGS]
+[('Llama 3 8B', 32, 8), ('Mistral 7B', 32, 8), ('Qwen2.5-7B', 28, 4)]
 """
 
 from __future__ import annotations
