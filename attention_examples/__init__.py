@@ -15,9 +15,18 @@ from .causal_attention import (
 )
 from .devices import best_device
 from .fast_attention import FusedMultiHeadAttention, tiled_attention
+from .grouped_attention import (
+    MODEL_CONFIGS,
+    GroupedQueryAttention,
+    ModelConfig,
+    grouped_attend,
+    kv_cache_bytes,
+    plot_ring_buffer,
+    reachable,
+)
 from .journey import JOURNEY_TOKENS, journey_batch, journey_inputs
 from .kv_cache import KVCache, decode_step, generate
-from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask
+from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask, sliding_window_mask
 from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
 from .numpy_attention import numpy_attention, projection_weights, word_vectors
 from .plotting import plot_attention_heatmap, plot_benchmark
@@ -51,10 +60,13 @@ __version__ = "0.1.0"
 __all__ = [
     "JOURNEY_TOKENS",
     "MASK_FILL",
+    "MODEL_CONFIGS",
     "CausalAttention",
     "CrossAttention",
     "FusedMultiHeadAttention",
+    "GroupedQueryAttention",
     "KVCache",
+    "ModelConfig",
     "MultiHeadAttention",
     "MultiHeadAttentionWrapper",
     "SelfAttentionV1",
@@ -71,8 +83,10 @@ __all__ = [
     "decode_step",
     "dot_product_loop",
     "generate",
+    "grouped_attend",
     "journey_batch",
     "journey_inputs",
+    "kv_cache_bytes",
     "large_scores",
     "mask_after_softmax",
     "mask_before_softmax",
@@ -81,13 +95,16 @@ __all__ = [
     "plot_attention_heatmap",
     "plot_benchmark",
     "plot_position_encoding",
+    "plot_ring_buffer",
     "plot_scores_by_distance",
     "projection_weights",
+    "reachable",
     "scaled_dot_product_attention",
     "scores_for_query_loop",
     "self_attention_minimal",
     "simple_self_attention",
     "sinusoidal_positions",
+    "sliding_window_mask",
     "softmax",
     "softmax_naive",
     "softmax_stable",

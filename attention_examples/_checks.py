@@ -291,3 +291,8 @@ def check_module_input(
             "move them with .to(device)"
         )
     return x, mask
+
+
+def check_window(window: object) -> int | None:
+    """A sliding window's size: None (no window) or a positive int."""
+    return None if window is None else check_positive_int("window", window)

@@ -15,8 +15,9 @@ from ._checks import (
     check_positive_int,
     check_same_kind,
     check_square,
+    check_window,
 )
-from .masking import causal_mask
+from .masking import causal_mask, causal_or_sliding_mask
 from .self_attention import attend, qkv_projections
 
 __all__ = [
@@ -147,6 +148,8 @@ class CausalAttention(nn.Module):
         dropout: probability in [0, 1) of zeroing an attention weight in training;
             the kept weights are scaled by 1 / (1 - dropout).
         qkv_bias: give the query, key and value projections a bias.
+        window: if given, each query sees only itself and the ``window - 1`` tokens
+            before it (:func:`~attention_examples.sliding_window_mask`).
 
     Shape:
         ``x``: (b, T, d_in) -> (b, T, d_out), with T <= context_length. An unbatched
@@ -197,15 +200,19 @@ class CausalAttention(nn.Module):
         context_length: int,
         dropout: float,
         qkv_bias: bool = False,
+        *,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         self.d_in = check_positive_int("d_in", d_in)
         self.d_out = check_positive_int("d_out", d_out)
         self.context_length = check_positive_int("context_length", context_length)
+        self.window = check_window(window)
         self.W_query, self.W_key, self.W_value = qkv_projections(d_in, d_out, qkv_bias)
         self.dropout = nn.Dropout(check_dropout(dropout))
         # A buffer moves with .to(device); not saved in state_dict(): rebuilt from the sizes.
-        self.register_buffer("mask", causal_mask(context_length), persistent=False)
+        mask = causal_or_sliding_mask(context_length, self.window)
+        self.register_buffer("mask", mask, persistent=False)
 
     def forward(
         self,

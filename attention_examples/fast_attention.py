@@ -45,6 +45,8 @@ class FusedMultiHeadAttention(MultiHeadAttention):
         dropout: dropout probability on the attention weights (training mode only).
         num_heads: how many heads.
         qkv_bias: give the query, key and value projections a bias.
+        window: if given, a sliding window of that many keys; the kernel is then
+            given the mask instead of ``is_causal=True``.
 
     Shape:
         ``x``: (b, T, d_in) -> (b, T, d_out); (T, d_in) -> (T, d_out).
@@ -81,6 +83,7 @@ class FusedMultiHeadAttention(MultiHeadAttention):
             module.dropout.p,
             module.num_heads,
             qkv_bias=module.W_query.bias is not None,
+            window=module.window,
         )
         weight = module.W_query.weight
         fused = fused.to(device=weight.device, dtype=weight.dtype)
@@ -111,12 +114,13 @@ class FusedMultiHeadAttention(MultiHeadAttention):
         if need_weights:
             return super().attention(queries, keys, values, key_padding_mask, need_weights)
         dropout_p = self.dropout.p if self.training else 0.0
-        if key_padding_mask is None:  # causal only: the kernel skips the blocks of the future
+        if key_padding_mask is None and self.window is None:
+            # causal only: the kernel skips the blocks of the future
             return F.scaled_dot_product_attention(
                 queries, keys, values, dropout_p=dropout_p, is_causal=True
             ), None
-        hidden = self.hidden_keys(queries, key_padding_mask)  # (b, 1, T, T)
-        hidden, sees_nothing = split_empty_rows(hidden)  # (b, 1, T, T), (b, 1, T, 1)
+        hidden = self.hidden_keys(queries, key_padding_mask)  # (T, T) or (b, 1, T, T)
+        hidden, sees_nothing = split_empty_rows(hidden)  # and (T, 1) or (b, 1, T, 1)
         # PyTorch's boolean attn_mask marks the keys that *take part*: the opposite.
         context = F.scaled_dot_product_attention(
             queries, keys, values, attn_mask=~hidden, dropout_p=dropout_p

@@ -19,11 +19,12 @@ from ._checks import (
     check_input_matches,
     check_positive_int,
     check_tensor,
+    check_window,
     describe,
     is_int,
 )
+from .grouped_attention import grouped_attend
 from .multihead_attention import MultiHeadAttention
-from .self_attention import attend
 
 __all__ = ["KVCache", "decode_step", "generate"]
 
@@ -35,18 +36,36 @@ class KVCache:
     :meth:`append`, so appending a token copies only that token's keys and values
     and never the history (``torch.cat`` would copy the whole cache every step).
 
+    With a sliding ``window`` the cache is a ring buffer of ``window`` slots: position
+    ``t`` is written into slot ``t % window``, over the position ``t - window`` that no
+    query may see any more, so its memory stays fixed however long the sequence grows.
+    The slots are then not in the order of the positions, which attention does not
+    need: a softmax over keys does not depend on their order.
+
     Args:
-        max_tokens: the most positions the cache can hold (a module's context_length).
+        max_tokens: the most positions the cache can take (a module's context_length).
+        window: None to keep every position, or the sliding window of the module the
+            cache serves, to keep only the last ``window`` positions.
 
     >>> cache = KVCache(max_tokens=8)
     >>> keys, values = cache.append(torch.zeros(2, 4, 3, 5), torch.ones(2, 4, 3, 5))
     >>> keys, values = cache.append(torch.zeros(2, 4, 1, 5), torch.ones(2, 4, 1, 5))
     >>> len(cache), tuple(keys.shape)
     (4, (2, 4, 4, 5))
+
+    A ring buffer of three slots keeps the last three of five positions:
+
+    >>> ring = KVCache(max_tokens=8, window=3)
+    >>> for t in range(5):
+    ...     keys, _ = ring.append(torch.full((1, 1, 1, 1), float(t)), torch.zeros(1, 1, 1, 1))
+    >>> len(ring), keys.flatten().tolist()  # slots 0, 1, 2 hold positions 3, 4, 2
+    (5, [3.0, 4.0, 2.0])
     """
 
-    def __init__(self, max_tokens: int) -> None:
+    def __init__(self, max_tokens: int, window: int | None = None) -> None:
         self.max_tokens = check_positive_int("max_tokens", max_tokens)
+        self.window = check_window(window)
+        self.slots = self.max_tokens if self.window is None else min(self.window, self.max_tokens)
         self._keys: Tensor | None = None
         self._values: Tensor | None = None
         self._length = 0
@@ -55,21 +74,22 @@ class KVCache:
         return self._length
 
     def __repr__(self) -> str:
-        return f"KVCache({self._length} of {self.max_tokens} positions)"
+        ring = "" if self.window is None else f", a ring buffer of {self.slots} slots"
+        return f"KVCache({self._length} of {self.max_tokens} positions{ring})"
 
     @property
     def keys(self) -> Tensor:
-        """(b, heads, t, head_dim) the cached keys (a view, not a copy)."""
+        """(b, heads, t, head_dim) the cached keys (a view, not a copy); t <= slots."""
         if self._keys is None:
             raise RuntimeError("KVCache: is empty; append keys and values first")
-        return self._keys[:, :, : self._length]
+        return self._keys[:, :, : min(self._length, self.slots)]
 
     @property
     def values(self) -> Tensor:
-        """(b, heads, t, head_dim_v) the cached values (a view, not a copy)."""
+        """(b, heads, t, head_dim_v) the cached values (a view, not a copy); t <= slots."""
         if self._values is None:
             raise RuntimeError("KVCache: is empty; append keys and values first")
-        return self._values[:, :, : self._length]
+        return self._values[:, :, : min(self._length, self.slots)]
 
     def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         """Store the keys and values of ``n`` new positions after the cached ones.
@@ -149,11 +169,17 @@ class KVCache:
         """:meth:`append` without its checks."""
         if self._keys is None or self._values is None:  # the first append allocates
             b, heads, _, head_dim = keys.shape
-            self._keys = keys.new_empty(b, heads, self.max_tokens, head_dim)
-            self._values = values.new_empty(b, heads, self.max_tokens, values.shape[-1])
+            self._keys = keys.new_empty(b, heads, self.slots, head_dim)
+            self._values = values.new_empty(b, heads, self.slots, values.shape[-1])
         end = self._length + keys.shape[2]
-        self._keys[:, :, self._length : end] = keys  # copy the new positions only
-        self._values[:, :, self._length : end] = values
+        if self.window is None:
+            self._keys[:, :, self._length : end] = keys  # copy the new positions only
+            self._values[:, :, self._length : end] = values
+        else:  # a ring buffer: position t goes to slot t % slots; keep the last `slots` only
+            kept = min(keys.shape[2], self.slots)
+            slot = torch.arange(end - kept, end, device=keys.device) % self.slots  # (kept,)
+            self._keys.index_copy_(2, slot, keys[:, :, -kept:])
+            self._values.index_copy_(2, slot, values[:, :, -kept:])
         self._length = end
         return self.keys, self.values
 
@@ -168,6 +194,12 @@ class KVCache:
         """
         if not is_int(num_tokens):
             raise TypeError(f"num_tokens: expected an int, got {describe(num_tokens)}")
+        if self.window is not None and self.slots < self._length != num_tokens:
+            raise ValueError(
+                f"num_tokens: a ring buffer of {self.slots} slots that took {self._length} "
+                f"positions has overwritten the ones a shorter sequence needs; expected "
+                f"{self._length}, got {num_tokens}"
+            )
         if not 0 <= num_tokens <= self._length:
             raise ValueError(
                 f"num_tokens: expected 0 to {self._length} (the cached positions), got {num_tokens}"
@@ -183,12 +215,19 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
     ``O(t)`` for ``t`` cached tokens instead of the ``O(t^2)`` of recomputing the
     whole causal attention. Decoding is inference: no dropout is applied.
 
+    A :class:`~attention_examples.GroupedQueryAttention` caches its ``num_kv_heads``
+    key/value heads only. A module with a sliding ``window`` needs a cache with the same
+    window, a ring buffer; its new tokens are then attended one at a time, each after
+    its own keys and values have replaced the ones that fell out of the window.
+
     Args:
         module: a :class:`~attention_examples.MultiHeadAttention` (or
-            :class:`FusedMultiHeadAttention`) whose weights to use.
+            :class:`FusedMultiHeadAttention`, :class:`GroupedQueryAttention`) whose
+            weights to use.
         x: (b, n, d_in) the embeddings of the next ``n`` tokens (``n = 1`` when
             generating; several for a prompt).
-        cache: the :class:`KVCache` of the tokens before them; it is extended.
+        cache: the :class:`KVCache` of the tokens before them, with the module's
+            ``window``; it is extended.
 
     Returns:
         (b, n, d_out) the new tokens' outputs, the same rows as
@@ -208,6 +247,11 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
         raise TypeError(f"module: expected a MultiHeadAttention, got {describe(module)}")
     if not isinstance(cache, KVCache):
         raise TypeError(f"cache: expected a KVCache, got {describe(cache)}")
+    if cache.window != module.window:
+        raise ValueError(
+            f"cache: expected a KVCache with the module's window={module.window}, "
+            f"got window={cache.window}"
+        )
     x = check_tensor("x", x, ndim=3, last_dim=module.d_in)
     check_input_matches("x", x, module.W_query.weight)
     past, n = len(cache), x.shape[1]
@@ -216,7 +260,7 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
             f"x: {past} cached + {n} new tokens exceed context_length={module.context_length}"
         )
     try:
-        cache.check_fits(x.shape[0], module.num_heads, module.head_dim, x)
+        cache.check_fits(x.shape[0], module.num_kv_heads, module.head_dim, x)
     except (TypeError, ValueError) as err:  # another batch, another module, another dtype
         raise type(err)(f"cache: cannot take the keys and values of x and module: {err}") from err
     return _decode(module, x, cache)
@@ -225,12 +269,20 @@ def decode_step(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor
 def _decode(module: MultiHeadAttention, x: Tensor, cache: KVCache) -> Tensor:
     """:func:`decode_step` without its checks."""
     past, n = len(cache), x.shape[1]
-    queries, new_keys, new_values = module.project(x)  # 3 x (b, heads, n, head_dim)
-    keys, values = cache.store(new_keys, new_values)  # 2 x (b, heads, past + n, head_dim)
+    queries, new_keys, new_values = module.project(x)  # (b, heads | kv_heads, n, head_dim)
+    if cache.window is not None:  # a ring buffer: store, then attend, one token at a time
+        contexts = []
+        for i in range(n):
+            keys, values = cache.store(new_keys[:, :, i : i + 1], new_values[:, :, i : i + 1])
+            # the slots hold exactly the positions token past + i may see: no mask needed
+            context, _ = grouped_attend(queries[:, :, i : i + 1], keys, values)
+            contexts.append(context)  # (b, heads, 1, head_dim)
+        return module.merge(torch.cat(contexts, dim=2))  # (b, n, d_out)
+    keys, values = cache.store(new_keys, new_values)  # 2 x (b, kv_heads, past + n, head_dim)
     mask = None
     if n > 1:  # new token i (position past + i) must not see the new tokens after it
         mask = torch.ones(n, past + n, dtype=torch.bool, device=x.device).triu(past + 1)
-    context, _ = attend(queries, keys, values, mask, None)  # (b, heads, n, head_dim)
+    context, _ = grouped_attend(queries, keys, values, mask)  # (b, heads, n, head_dim)
     return module.merge(context)  # (b, n, d_out)
 
 
@@ -290,7 +342,7 @@ def generate(
         )
     step = next_input or (lambda output: output)
     sequence = prompt  # (b, T0, d_in)
-    cache = KVCache(module.context_length) if use_cache else None
+    cache = KVCache(module.context_length, module.window) if use_cache else None
     new_tokens = prompt  # what the cache has not seen yet
     for _ in range(num_steps):
         if cache is not None:

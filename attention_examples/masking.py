@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ._checks import as_float_array, check_bool_mask, check_positive_int, check_tensor, describe
 
-__all__ = ["MASK_FILL", "apply_mask", "causal_mask", "padding_mask"]
+__all__ = ["MASK_FILL", "apply_mask", "causal_mask", "padding_mask", "sliding_window_mask"]
 
 NDArray = np.ndarray[Any, Any]
 
@@ -163,6 +163,42 @@ def causal_mask(num_tokens: int, device: torch.device | str | None = None) -> Te
                 f"device: expected a torch.device or a name such as 'cpu', got {describe(device)}"
             ) from err
     return torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=device).triu(diagonal=1)
+
+
+def sliding_window_mask(
+    num_tokens: int, window: int, device: torch.device | str | None = None
+) -> Tensor:
+    """The sliding-window mask: query ``i`` sees keys ``i - window + 1`` to ``i`` only.
+
+    The causal mask with the distant past hidden too: each query sees itself and the
+    ``window - 1`` tokens before it. With ``window >= num_tokens`` it is
+    :func:`causal_mask`.
+
+    Args:
+        num_tokens: T, the sequence length.
+        window: how many keys each query sees at most, itself included.
+        device: where to create the mask.
+
+    Returns:
+        (T, T) boolean, True above the diagonal (the future) and at ``j <= i - window``
+        (too far back).
+
+    >>> sliding_window_mask(5, window=2)
+    tensor([[False,  True,  True,  True,  True],
+            [False, False,  True,  True,  True],
+            [ True, False, False,  True,  True],
+            [ True,  True, False, False,  True],
+            [ True,  True,  True, False, False]])
+    """
+    window = check_positive_int("window", window)
+    future = causal_mask(num_tokens, device)  # (T, T) True at j > i
+    too_far = torch.ones_like(future).tril(-window)  # (T, T) True at j <= i - window
+    return future | too_far
+
+
+def causal_or_sliding_mask(num_tokens: int, window: int | None) -> Tensor:
+    """The modules' mask: :func:`causal_mask` without a window, else :func:`sliding_window_mask`."""
+    return causal_mask(num_tokens) if window is None else sliding_window_mask(num_tokens, window)
 
 
 def padding_mask(lengths: Tensor | list[int], num_tokens: int | None = None) -> Tensor:

@@ -110,6 +110,8 @@ class MultiHeadAttention(CausalAttention):
         dropout: dropout probability on the attention weights.
         num_heads: how many heads.
         qkv_bias: give the query, key and value projections a bias.
+        window: if given, each query sees only itself and the ``window - 1`` tokens
+            before it (:func:`~attention_examples.sliding_window_mask`).
 
     Shape:
         ``x``: (b, T, d_in) -> (b, T, d_out); an unbatched (T, d_in) input gives
@@ -149,6 +151,8 @@ class MultiHeadAttention(CausalAttention):
         dropout: float,
         num_heads: int,
         qkv_bias: bool = False,
+        *,
+        window: int | None = None,
     ) -> None:
         num_heads = check_positive_int("num_heads", num_heads)
         if check_positive_int("d_out", d_out) % num_heads:
@@ -156,8 +160,9 @@ class MultiHeadAttention(CausalAttention):
                 f"d_out: must be divisible by num_heads={num_heads} to split it into heads, "
                 f"got d_out={d_out}"
             )
-        super().__init__(d_in, d_out, context_length, dropout, qkv_bias)
+        super().__init__(d_in, d_out, context_length, dropout, qkv_bias, window=window)
         self.num_heads, self.head_dim = num_heads, d_out // num_heads
+        self.num_kv_heads = num_heads  # each query head has its own key/value head
         self.out_proj = nn.Linear(d_out, d_out)  # mixes the heads
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -167,16 +172,19 @@ class MultiHeadAttention(CausalAttention):
             x: (b, T, d_in) the token embeddings.
 
         Returns:
-            ``(queries, keys, values)``, each (b, num_heads, T, head_dim).
+            ``(queries, keys, values)``: (b, num_heads, T, head_dim), then
+            (b, num_kv_heads, T, head_dim) twice (``num_kv_heads = num_heads`` here;
+            fewer in :class:`~attention_examples.GroupedQueryAttention`).
         """
         b, num_tokens, _ = x.shape
-        queries, keys, values = super().project(x)  # 3 x (b, T, d_out)
+        queries, keys, values = super().project(x)  # (b, T, heads * head_dim), ...
         heads = (b, num_tokens, self.num_heads, self.head_dim)
-        # (b, T, d_out) -> (b, T, heads, head_dim) -> (b, heads, T, head_dim): a matrix per head
+        kv_heads = (b, num_tokens, self.num_kv_heads, self.head_dim)  # as many, except in GQA
+        # (b, T, heads * head_dim) -> (b, T, heads, head_dim) -> (b, heads, T, head_dim)
         return (
             queries.view(heads).transpose(1, 2),
-            keys.view(heads).transpose(1, 2),
-            values.view(heads).transpose(1, 2),
+            keys.view(kv_heads).transpose(1, 2),
+            values.view(kv_heads).transpose(1, 2),
         )
 
     def merge(self, context: Tensor) -> Tensor:

@@ -12,7 +12,9 @@ Run it with ``nox -s bench`` (or ``python benchmarks/run_benchmark.py``). It
 5. times the batched MultiHeadAttention against the wrapper of separate heads at
    several batch sizes, with the page faults of each call, to show why their order
    depends on the size of the score tensors on a CPU;
-6. writes everything to ``benchmarks/results.json`` with the machine and the
+6. times one decoding step of grouped-query attention with 12, 4 and 1 key/value
+   heads, with the size of its KV cache, at several cached lengths;
+7. writes everything to ``benchmarks/results.json`` with the machine and the
    versions, redraws the figures in ``benchmarks/figures/`` and prints the ratios
    against their targets.
 
@@ -48,6 +50,7 @@ from torch.utils import benchmark
 import attention_examples
 from attention_examples import (
     FusedMultiHeadAttention,
+    GroupedQueryAttention,
     KVCache,
     MultiHeadAttention,
     MultiHeadAttentionWrapper,
@@ -73,6 +76,10 @@ DECODE_TOKENS = (128, 256, 512, 1024, 2048)
 DECODE_ROUNDS = 10
 BATCH_SIZES = (1, 2, 4, 8)  # the wrapper against the batched module
 BATCH_ROUNDS = 3
+GROUPED_BATCH = 4  # one decoding step of grouped-query attention, for each cached length
+GROUPED_TOKENS = (1024, 4096, 16384)
+GROUPED_KV_HEADS = (NUM_HEADS, 4, 1)  # as many as the query heads, groups of 3, one
+GROUPED_ROUNDS = 10
 
 # The targets of the comparison, as ratios measured in one run.
 TARGETS = {
@@ -354,6 +361,60 @@ def run_batch_sizes(threads: int, log: Callable[[str], None]) -> dict:
     }
 
 
+# --- grouped-query attention --------------------------------------------------------
+
+
+def run_grouped(threads: int, log: Callable[[str], None]) -> dict:
+    """One decoding step of GroupedQueryAttention after t - 1 cached tokens.
+
+    The cache is filled with random keys and values (a step's time does not depend on
+    them) rather than by a forward pass over t - 1 tokens, which at the longest length
+    would form scores of many GiB.
+    """
+    torch.set_num_threads(threads)
+    longest = max(GROUPED_TOKENS)
+    seconds: dict[str, list[float]] = {}
+    cache_bytes: dict[str, list[int]] = {}
+    cases: dict[str, Case] = {}
+    modules: dict[str, GroupedQueryAttention] = {}
+    for kv_heads in GROUPED_KV_HEADS:
+        torch.manual_seed(0)
+        name = f"num_kv_heads={kv_heads}"
+        modules[name] = GroupedQueryAttention(
+            D_MODEL, D_MODEL, longest, 0.0, NUM_HEADS, kv_heads
+        ).eval()
+        seconds[name], cache_bytes[name] = [], []
+    x = torch.randn(GROUPED_BATCH, 1, D_MODEL)
+    for t in GROUPED_TOKENS:
+        cases = {}
+        for name, module in modules.items():
+            cache = KVCache(longest)
+            shape = (GROUPED_BATCH, module.num_kv_heads, t - 1, HEAD_DIM)
+            cache.append(torch.randn(shape), torch.randn(shape))
+            with torch.inference_mode():
+                decode_step(module, x, cache)
+            cache_bytes[name].append(2 * cache.keys.numel() * cache.keys.element_size())
+
+            def step(module=module, cache=cache, t=t) -> Tensor:
+                cache.truncate(t - 1)
+                return decode_step(module, x, cache)
+
+            cases[name] = step
+        times = time_rounds(cases, GROUPED_ROUNDS, threads)
+        for name, values in times.items():
+            seconds[name].append(statistics.median(values))
+        log(f"grouped t={t}: " + ", ".join(f"{n} {seconds[n][-1] * 1e3:.2f} ms" for n in seconds))
+    return {
+        "tokens": list(GROUPED_TOKENS),
+        "batch": GROUPED_BATCH,
+        "num_heads": NUM_HEADS,
+        "head_dim": HEAD_DIM,
+        "dtype": "float32",
+        "seconds": seconds,
+        "cache_bytes": cache_bytes,
+    }
+
+
 # --- the record -------------------------------------------------------------------
 
 
@@ -491,6 +552,14 @@ def print_ratios(results: dict) -> None:
         )
 
 
+# The sections that --only can rerun alone: each replaces its key of the results file.
+SECTIONS: dict[str, Callable[[int, Callable[[str], None]], dict]] = {
+    "decode": run_decode,
+    "batch_sizes": run_batch_sizes,
+    "grouped": run_grouped,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the attention implementations.")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the results file")
@@ -504,6 +573,11 @@ def main() -> None:
         help="a smoke test: one or two rounds, short sequences (needs --output)",
     )
     parser.add_argument(
+        "--only",
+        choices=sorted(SECTIONS),
+        help="run this section alone and replace it in the existing --output file",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=torch.get_num_threads(),
@@ -515,10 +589,11 @@ def main() -> None:
         if args.output == RESULTS:
             parser.error("--quick would overwrite the committed results: give --output")
         global SCALING_ROUNDS, MEMORY_TOKENS, DECODE_TOKENS, DECODE_ROUNDS
-        global BATCH_SIZES, BATCH_ROUNDS
+        global BATCH_SIZES, BATCH_ROUNDS, GROUPED_TOKENS, GROUPED_ROUNDS
         SCALING_ROUNDS, DECODE_ROUNDS = {256: 2, NUM_TOKENS: 1}, 2
         MEMORY_TOKENS, DECODE_TOKENS = (256, 512), (32, 64)
         BATCH_SIZES, BATCH_ROUNDS = (1, 2), 2
+        GROUPED_TOKENS, GROUPED_ROUNDS = (64, 128), 2
     if args.replot:
         results = json.loads(args.output.read_text(encoding="utf-8"))
         draw_figures(results, args.figures)
@@ -534,10 +609,17 @@ def main() -> None:
 
     load_before = _load_average()
     log(f"{machine()['cpu']}, {threads} threads, torch {torch.__version__}, load {load_before}")
+    if args.only:
+        results = json.loads(args.output.read_text(encoding="utf-8"))
+        results[args.only] = SECTIONS[args.only](threads, log)
+        args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        log(f"replaced the section {args.only!r} of {args.output}")
+        return
     comparison, scaling = run_scaling(threads, log)
     memory = run_memory(threads, log)
     decode = run_decode(threads, log)
     batch_sizes = run_batch_sizes(threads, log)
+    grouped = run_grouped(threads, log)
     results = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {**machine(), "load_average": [load_before, _load_average()]},
@@ -562,6 +644,7 @@ def main() -> None:
         "memory": memory,
         "decode": decode,
         "batch_sizes": batch_sizes,
+        "grouped": grouped,
         "duration_s": round(time.perf_counter() - started),
     }
     results["ratios"] = ratios(comparison, memory, decode)

@@ -54,3 +54,16 @@ def test_benchmark_ratios_follow_from_the_stored_times(results) -> None:
         if ratio.get("target") is not None:
             assert ratio["met"] == (ratio["value"] <= ratio["target"])
     assert {"fused_vs_torch_mha", "fused_vs_fused_function", "tiled_vs_naive_memory"} <= set(ratios)
+
+
+def test_grouped_section_records_the_cache_each_head_count_keeps(results) -> None:
+    grouped = results["grouped"]
+    b, heads, head_dim = grouped["batch"], grouped["num_heads"], grouped["head_dim"]
+    assert grouped["dtype"] == "float32"
+    for name, sizes in grouped["cache_bytes"].items():
+        kv_heads = int(name.removeprefix("num_kv_heads="))
+        assert heads % kv_heads == 0
+        # keys and values of t positions, 4 bytes each
+        assert sizes == [2 * b * kv_heads * t * head_dim * 4 for t in grouped["tokens"]]
+        assert len(grouped["seconds"][name]) == len(grouped["tokens"])
+        assert all(s > 0 for s in grouped["seconds"][name])

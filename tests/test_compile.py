@@ -28,6 +28,9 @@ MODULES = {
     ),
     "MultiHeadAttention": lambda: ae.MultiHeadAttention(D_IN, D_OUT, CONTEXT, 0.0, HEADS),
     "FusedMultiHeadAttention": lambda: ae.FusedMultiHeadAttention(D_IN, D_OUT, CONTEXT, 0.0, HEADS),
+    "GroupedQueryAttention": lambda: ae.GroupedQueryAttention(
+        D_IN, D_OUT, CONTEXT, 0.0, HEADS, num_kv_heads=1
+    ),
 }
 TAKES_PADDING = {name for name in MODULES if not name.startswith("SelfAttention")}
 
