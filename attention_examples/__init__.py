@@ -22,6 +22,17 @@ from .fast_attention import (
     tiled_attention,
 )
 from .journey import JOURNEY_TOKENS, journey_batch, journey_inputs
+from .learning import (
+    IGNORE_INDEX,
+    AttentionOnlyModel,
+    TaskBatch,
+    accuracy,
+    attention_mass,
+    plot_loss_curve,
+    previous_token_task,
+    repeated_sequence_task,
+    train,
+)
 from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask
 from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
 from .numpy_attention import numpy_attention, projection_weights, word_vectors
@@ -47,8 +58,10 @@ from .weighted_average import attention_once, weighted_average
 __version__ = "0.1.0"
 
 __all__ = [
+    "IGNORE_INDEX",
     "JOURNEY_TOKENS",
     "MASK_FILL",
+    "AttentionOnlyModel",
     "CausalAttention",
     "FusedMultiHeadAttention",
     "KVCache",
@@ -56,7 +69,10 @@ __all__ = [
     "MultiHeadAttentionWrapper",
     "SelfAttentionV1",
     "SelfAttentionV2",
+    "TaskBatch",
+    "accuracy",
     "apply_mask",
+    "attention_mass",
     "attention_once",
     "attention_scores",
     "attention_scores_loop",
@@ -77,7 +93,10 @@ __all__ = [
     "padding_mask",
     "plot_attention_heatmap",
     "plot_benchmark",
+    "plot_loss_curve",
+    "previous_token_task",
     "projection_weights",
+    "repeated_sequence_task",
     "scaled_dot_product_attention",
     "scores_for_query_loop",
     "self_attention_minimal",
@@ -86,6 +105,7 @@ __all__ = [
     "softmax_naive",
     "softmax_stable",
     "tiled_attention",
+    "train",
     "transfer_weights",
     "weighted_average",
     "word_vectors",
