@@ -186,11 +186,13 @@ def i18n(session: nox.Session) -> None:
 
     Writes templates to _build/gettext/pot and merges them into
     docs/locale/zh_CN/LC_MESSAGES/<page>.po (sphinx.po: the theme's words). A changed
-    English paragraph becomes a fuzzy entry; a new one an empty entry.
+    English paragraph becomes a fuzzy entry; a new one an empty entry; the entry of a
+    deleted one is removed (the catalog check refuses obsolete ``#~`` entries).
     """
     install(session, "docs")
     pot = extract_messages(session)
-    session.run("sphinx-intl", "update", "-p", str(pot), "-d", str(DOCS / "locale"),
+    session.run("sphinx-intl", "update", "--no-obsolete", "-p", str(pot),
+                "-d", str(DOCS / "locale"),
                 *[arg for language in LANGUAGES[1:] for arg in ("-l", language)])  # fmt: skip
     check_catalogs(session, pot, strict=False)
 

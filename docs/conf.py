@@ -96,8 +96,8 @@ book_editions = {"en": "English", "zh_CN": "简体中文"}
 # Settings that differ by edition (applied by _ext/editions.py when the language is set).
 book_edition_config = {
     "zh_CN": {
-        "project": "注意力机制，一步一步",
-        "html_title": "注意力机制，一步一步",
+        "project": "循序渐进理解注意力机制",
+        "html_title": "循序渐进理解注意力机制",
         "copyright": "2026，本书作者",
         "togglebutton_hint": "点击展开",
         "togglebutton_hint_hide": "点击收起",

@@ -99,12 +99,40 @@ def test_no_rejected_variant_is_part_of_an_accepted_term(terms):
 
 
 def test_the_glossary_notes_use_the_glossary(terms):
+    """A note may name a rejected variant only as a name used elsewhere (``elsewhere``)."""
     rejected = check_catalogs.load_rejected(GLOSSARY)
     found = [
         f"{term['en']!r}: zh_note uses {variant!r}"
         for term in terms
         for variant in rejected
         if variant in term["zh_note"]
+        and not any(variant in name for name in term.get("elsewhere", []))
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_names_used_elsewhere_are_given_in_the_note(terms):
+    """Readers of other books meet these names: the note says so, and they are not `zh`."""
+    with_names = [term for term in terms if term.get("elsewhere")]
+    assert {term["en"] for term in with_names} >= {"dropout", "KV cache"}
+    for term in with_names:
+        for name in term["elsewhere"]:
+            assert name in term["zh_note"], f"{term['en']!r}: zh_note does not name {name!r}"
+            assert name != term["zh"], term["en"]
+
+
+def test_the_verb_to_mask_is_fixed(terms):
+    chosen = {term["en"]: term for term in terms}
+    assert chosen["to mask"]["zh"] == "掩蔽"
+    assert "掩盖" in chosen["to mask"]["rejected"]
+
+
+def test_the_glossary_notes_follow_the_house_rules(terms):
+    """The notes are Chinese text of the book too (spacing, punctuation ...)."""
+    found = [
+        f"{term['en']!r}: {problem} at {offset}: {term['zh_note']}"
+        for term in terms
+        for offset, problem in check_catalogs.rule_problems(term["zh_note"])
     ]
     assert not found, "\n".join(found)
 
