@@ -288,9 +288,8 @@ def train(
 
     The batches come from a generator seeded with ``seed``; the model's initial
     weights come from wherever it was created (seed PyTorch before creating it).
-    Training runs on one thread and restores the previous thread count: the
-    tensors are small, and the result is then the same however many cores share
-    the work.
+    Training runs on one thread, so that the result does not depend on how many
+    cores the machine has, and restores the previous thread count.
 
     Args:
         model: the model to train, in place.
