@@ -228,6 +228,12 @@ class AttentionOnlyModel(nn.Module):
         d_model = check_positive_int("d_model", d_model)
         self.context_length = check_positive_int("context_length", context_length)
         num_layers = check_positive_int("num_layers", num_layers)
+        num_heads = check_positive_int("num_heads", num_heads)
+        if d_model % num_heads:
+            raise ValueError(
+                f"d_model: expected a multiple of num_heads={num_heads}, to split it into "
+                f"heads, got {d_model}"
+            )
         check_bool("positions", positions)
         self.token_embedding = nn.Embedding(vocab_size, d_model)
         self.position_embedding = nn.Embedding(context_length, d_model) if positions else None
