@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +27,9 @@ from torch import Tensor, nn
 
 from ._checks import check_bool, check_positive_int, describe
 from .multihead_attention import MultiHeadAttention
+
+if TYPE_CHECKING:  # only the figures need Matplotlib
+    from matplotlib.axes import Axes
 
 __all__ = [
     "IGNORE_INDEX",
@@ -415,7 +419,7 @@ def attention_mass(weights: Tensor, expected_key: Tensor) -> Tensor:
     return mass if weights.ndim == 4 else mass[0]
 
 
-def plot_loss_curve(losses: Sequence[float], ax=None):
+def plot_loss_curve(losses: Sequence[float], ax: Axes | None = None) -> Axes:
     """Draw the training loss against the step, on a logarithmic loss axis.
 
     Args:
