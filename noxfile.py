@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -24,16 +25,16 @@ CONSTRAINTS = ROOT / "constraints.txt"
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 LANGUAGES = ("en", "zh_CN")
 
-nox.options.sessions = ["lint", "docs", "tests"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
 
-def install(session: nox.Session, *groups: str, editable: bool = True) -> None:
-    """Install the package and the given dependency groups at the pinned versions."""
+def install(session: nox.Session, *groups: str, package: bool = True) -> None:
+    """Install the package (editable) and the given dependency groups at the pinned versions."""
     deps = [dep for group in groups for dep in nox.project.dependency_groups(PYPROJECT, group)]
-    package = ["-e", "."] if editable else ["."]
-    session.install("-c", str(CONSTRAINTS), *package, *deps)
+    this = ["-e", "."] if package else []
+    session.install("-c", str(CONSTRAINTS), *this, *deps)
 
 
 @nox.session(python="3.11")
@@ -45,11 +46,25 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package (settings in pyproject.toml)."""
+    install(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """Unit tests, doctests, reference-output checks and site checks (after ``docs``)."""
+    """Unit tests, doctests, reference-output checks and site checks (after ``docs``).
+
+    Arguments go to pytest: ``nox -s tests -- -m "not site"`` runs the tests that need no
+    built site. Here, unlike a plain ``pytest``, a missing site fails the site tests.
+    """
     install(session, "test", "docs")
     install_site_check_tools(session)
-    session.run("pytest", *session.posargs)
+    # In parallel, one worker per core (`-- -n 0` runs them in this process); the tests of
+    # one page, and the two of the HTML checker, share a worker (xdist_group).
+    parallel = ["-n", "auto", "--dist", "loadgroup"]
+    session.run("pytest", *parallel, *session.posargs, env={"BOOK_REQUIRE_SITE": "1"})
 
 
 # The site checks use Debian's Chromium (Playwright never downloads a browser), and
@@ -120,6 +135,9 @@ def catalog_inputs_hash() -> str:
         DOCS / "glossary.toml",
         ROOT / "tools" / "check_catalogs.py",
         ROOT / "tools" / "extract_theme_messages.py",
+        # the reference-output tables: their "what" texts are messages of their page
+        *(ROOT / "tests" / "reference_outputs").glob("*.toml"),
+        ROOT / "tools" / "reference_check.py",
         CONSTRAINTS,  # the theme's version decides its messages
     ]
     digest = hashlib.sha256()
@@ -215,8 +233,54 @@ def bench(session: nox.Session) -> None:
     benchmarks/figures/ and prints the ratios against their targets. The book reads the
     results file; its build never reruns the benchmark. ``-- --replot``: only redraw.
     """
-    install(session, "bench")
+    install(session)  # the package is all it needs: torch.utils.benchmark times the runs
     session.run("python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
+
+
+@nox.session(python="3.11")
+def wheel(session: nox.Session) -> None:
+    """Build the wheel and sdist, check them, and run the doctests of the installed wheel.
+
+    The wheel is installed (not editable) into a fresh virtual environment with the pinned
+    versions and its doctests run from a directory outside the repository, with pytest's
+    settings from pyproject.toml: the package must work on its own, as users install it.
+    The built files stay in _build/dist.
+    """
+    install(session, "wheel", package=False)
+    dist = BUILD / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # Without build isolation: the pinned setuptools of this session builds the files.
+    session.run("python", "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT))
+    files = sorted(map(str, dist.iterdir()))
+    session.run("twine", "check", "--strict", *files)
+    (wheel_file,) = dist.glob("*.whl")
+    session.run("check-wheel-contents", str(wheel_file))
+    with tempfile.TemporaryDirectory(prefix="attention-wheel-") as tmp:
+        venv, outside = Path(tmp) / "venv", Path(tmp) / "run"
+        outside.mkdir()
+        session.run("python", "-m", "venv", str(venv))
+        python = str(venv / "bin" / "python")
+        pytest_pins = nox.project.dependency_groups(PYPROJECT, "doctest")
+        session.run(python, "-m", "pip", "install", "--quiet", "-c", str(CONSTRAINTS),
+                    str(wheel_file), *pytest_pins, external=True)  # fmt: skip
+        (outside / "pytest.ini").write_text(doctest_settings(), encoding="utf-8")
+        session.chdir(outside)
+        session.run(python, "-m", "pytest", "--pyargs", "attention_examples", external=True)
+
+
+def doctest_settings() -> str:
+    """pytest.ini for the installed package's doctests: the repository's pytest settings."""
+    options = PYPROJECT["tool"]["pytest"]["ini_options"]
+    addopts = [opt for opt in options["addopts"] if opt != "--import-mode=importlib"]
+    lines = [
+        "[pytest]",
+        f"addopts = {' '.join(addopts)} -p no:cacheprovider",
+        f"doctest_optionflags = {' '.join(options['doctest_optionflags'])}",
+        f"xfail_strict = {str(options['xfail_strict']).lower()}",
+        "filterwarnings =",
+        *(f"    {rule}" for rule in options["filterwarnings"]),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 @nox.session(python=False)
@@ -246,11 +310,12 @@ def lock(session: nox.Session) -> None:
     groups = [dep for group in PYPROJECT["dependency-groups"] for dep in
               nox.project.dependency_groups(PYPROJECT, group)]  # fmt: skip
     session.install("torch==2.13.0", ".", *groups)
-    frozen = session.run("pip", "freeze", "--exclude-editable", silent=True, log=False)
+    # --all: setuptools is pinned too (the wheel session builds with it)
+    frozen = session.run("pip", "freeze", "--all", "--exclude-editable", silent=True, log=False)
     lines = [
         line.split("+")[0] if line.startswith("torch==") else line
         for line in str(frozen).splitlines()
-        if line and not line.startswith(("attention_examples", "attention-examples"))
+        if line and not line.startswith(("attention_examples", "attention-examples", "pip=="))
     ]
     header = "# The exact versions the book's outputs were verified with. Regenerate: nox -s lock\n"
     CONSTRAINTS.write_text(header + "\n".join(sorted(lines, key=str.lower)) + "\n")

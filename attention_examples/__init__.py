@@ -1,6 +1,8 @@
 """attention_examples: the code of the executable book *Attention, step by step*.
 
-One module per chapter of the book; everything a page uses is importable from here.
+One module per concept of the book; everything a page uses is importable from here.
+Importing the package imports PyTorch and NumPy only: Matplotlib and SciPy are
+imported by the functions that draw a figure or call SciPy.
 """
 
 from __future__ import annotations
@@ -12,16 +14,9 @@ from .causal_attention import (
     mask_before_softmax,
 )
 from .devices import best_device
-from .fast_attention import (
-    FusedMultiHeadAttention,
-    KVCache,
-    decode_step,
-    generate,
-    load_benchmark_results,
-    plot_benchmark,
-    tiled_attention,
-)
+from .fast_attention import FusedMultiHeadAttention, tiled_attention
 from .journey import JOURNEY_TOKENS, journey_batch, journey_inputs
+from .kv_cache import KVCache, decode_step, generate
 from .learning import (
     IGNORE_INDEX,
     AttentionOnlyModel,
@@ -36,7 +31,7 @@ from .learning import (
 from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask
 from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
 from .numpy_attention import numpy_attention, projection_weights, word_vectors
-from .plotting import plot_attention_heatmap
+from .plotting import plot_attention_heatmap, plot_benchmark
 from .self_attention import (
     SelfAttentionV1,
     SelfAttentionV2,
@@ -86,7 +81,6 @@ __all__ = [
     "journey_batch",
     "journey_inputs",
     "large_scores",
-    "load_benchmark_results",
     "mask_after_softmax",
     "mask_before_softmax",
     "numpy_attention",

@@ -9,18 +9,15 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import (
-    check_bool,
     check_bool_mask,
     check_dropout,
-    check_input_matches,
+    check_module_input,
     check_positive_int,
-    check_same_device,
-    check_tensor,
-    has_values,
-    module_weight,
+    check_same_kind,
+    check_square,
 )
 from .masking import causal_mask
-from .self_attention import scaled_dot_product_attention
+from .self_attention import attend, qkv_projections
 
 __all__ = [
     "CausalAttention",
@@ -38,7 +35,8 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
     ``(e^{s_j} / Z) / (sum_{k<=i} e^{s_k} / Z) = e^{s_j} / sum_{k<=i} e^{s_k}``.
 
     Args:
-        weights: (..., T, T) non-negative attention weights (softmax output).
+        weights: (..., T, T) non-negative attention weights (softmax output);
+            raw scores, which can be negative, are masked with :func:`mask_before_softmax`.
 
     Returns:
         (..., T, T) causal weights: zero above the diagonal, rows summing to 1
@@ -50,20 +48,13 @@ def mask_after_softmax(weights: Tensor) -> Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]])
     """
-    weights = check_tensor("weights", weights, ndim=range(2, 9))
-    if weights.shape[-1] != weights.shape[-2]:
-        raise ValueError(f"weights: expected square (..., T, T), got shape {tuple(weights.shape)}")
-    if has_values(weights) and bool((weights < 0).any()):
-        raise ValueError(
-            "weights: expected non-negative attention weights (after softmax), got a negative "
-            "value; to mask raw scores use mask_before_softmax"
-        )
+    weights = check_square("weights", weights)
     keep = ~causal_mask(weights.shape[-1], device=weights.device)  # lower triangle, diagonal in
     masked = weights * keep
     row_sums = masked.sum(dim=-1, keepdim=True)
     # Dividing by a zero row sum would give NaN; such a row has nothing to renormalise.
     return torch.where(
-        row_sums > 0, masked / row_sums.clamp_min(torch.finfo(masked.dtype).tiny), 0.0
+        row_sums == 0, 0.0, masked / row_sums.clamp_min(torch.finfo(masked.dtype).tiny)
     )
 
 
@@ -85,9 +76,7 @@ def mask_before_softmax(scores: Tensor, d_k: int) -> Tensor:
             [0.5000, 0.5000, 0.0000],
             [0.3333, 0.3333, 0.3333]])
     """
-    scores = check_tensor("scores", scores, ndim=range(2, 9))
-    if scores.shape[-1] != scores.shape[-2]:
-        raise ValueError(f"scores: expected square (..., T, T), got shape {tuple(scores.shape)}")
+    scores = check_square("scores", scores)
     d_k = check_positive_int("d_k", d_k)
     masked = scores.masked_fill(causal_mask(scores.shape[-1], device=scores.device), -torch.inf)
     return torch.softmax(masked / d_k**0.5, dim=-1)
@@ -114,26 +103,35 @@ def combine_masks(
     """
     batch_size = check_positive_int("batch_size", batch_size)
     num_tokens = check_positive_int("num_tokens", num_tokens)
-    if causal is not None:
-        check_bool_mask("causal", causal, (num_tokens, num_tokens))
-        if causal.shape != (num_tokens, num_tokens):
-            raise ValueError(
-                f"causal: expected shape (num_tokens, num_tokens) = ({num_tokens}, {num_tokens}), "
-                f"got {tuple(causal.shape)}"
-            )
+    for name, mask, shape in (
+        ("causal", causal, (num_tokens, num_tokens)),
+        ("key_padding_mask", key_padding_mask, (batch_size, num_tokens)),
+    ):
+        if mask is not None and tuple(check_bool_mask(name, mask, shape).shape) != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {tuple(mask.shape)}")
     if key_padding_mask is None:
         return causal
-    check_bool_mask("key_padding_mask", key_padding_mask, (batch_size, num_tokens))
-    if key_padding_mask.shape != (batch_size, num_tokens):
-        raise ValueError(
-            f"key_padding_mask: expected shape (batch, num_tokens) = ({batch_size}, {num_tokens}), "
-            f"got {tuple(key_padding_mask.shape)}"
-        )
-    padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key for every query
+    padding = key_padding_mask[:, None, :]  # (b, T) -> (b, 1, T): hide the key from every query
     if causal is None:
         return padding
-    check_same_device("causal, key_padding_mask", causal, key_padding_mask)
+    check_same_kind("causal, key_padding_mask", causal, key_padding_mask)
     return causal | padding  # (T, T) | (b, 1, T) -> (b, T, T)
+
+
+def as_batch(x: Tensor, key_padding_mask: Tensor | None) -> tuple[Tensor, Tensor | None, bool]:
+    """Give an unbatched (T, d_in) input, and its (T,) mask, a batch axis of one."""
+    if x.ndim == 3:
+        return x, key_padding_mask, False
+    return x[None], None if key_padding_mask is None else key_padding_mask[None], True
+
+
+def results(
+    output: Tensor, weights: Tensor | None, unbatched: bool, return_weights: bool
+) -> Tensor | tuple[Tensor, Tensor]:
+    """What a module's ``forward`` returns: the output, and the weights if asked."""
+    if not return_weights or weights is None:
+        return output[0] if unbatched else output
+    return (output[0], weights[0]) if unbatched else (output, weights)
 
 
 class CausalAttention(nn.Module):
@@ -183,6 +181,13 @@ class CausalAttention(nn.Module):
     True
     """
 
+    d_in: int
+    d_out: int
+    context_length: int
+    W_query: nn.Linear
+    W_key: nn.Linear
+    W_value: nn.Linear
+    dropout: nn.Dropout
     mask: Tensor
 
     def __init__(
@@ -194,14 +199,12 @@ class CausalAttention(nn.Module):
         qkv_bias: bool = False,
     ) -> None:
         super().__init__()
-        self.d_in = d_in = check_positive_int("d_in", d_in)
-        self.d_out = d_out = check_positive_int("d_out", d_out)
-        self.context_length = context_length = check_positive_int("context_length", context_length)
-        check_bool("qkv_bias", qkv_bias)
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.d_in = check_positive_int("d_in", d_in)
+        self.d_out = check_positive_int("d_out", d_out)
+        self.context_length = check_positive_int("context_length", context_length)
+        self.W_query, self.W_key, self.W_value = qkv_projections(d_in, d_out, qkv_bias)
         self.dropout = nn.Dropout(check_dropout(dropout))
+        # A buffer moves with .to(device); not saved in state_dict(): rebuilt from the sizes.
         self.register_buffer("mask", causal_mask(context_length), persistent=False)
 
     def forward(
@@ -210,54 +213,65 @@ class CausalAttention(nn.Module):
         key_padding_mask: Tensor | None = None,
         return_weights: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend causally over the tokens of ``x``.
+        """Attend causally over the tokens of ``x``: project, attend, merge.
 
         Args:
             x: (b, T, d_in) or (T, d_in) the token embeddings.
             key_padding_mask: optional (b, T) boolean, True at padding tokens
                 (or (T,) for unbatched input); no query attends to them.
-            return_weights: also return the (b, T, T) attention weights.
+            return_weights: also return the attention weights, (b, T, T) here and
+                (b, num_heads, T, T) in the multi-head subclasses.
 
         Returns:
-            (b, T, d_out) the context vectors (T, d_out for unbatched input), and
+            (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
             the weights if asked.
         """
-        check_bool("return_weights", return_weights)
-        x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
-        b, num_tokens, _ = x.shape
-        queries = self.W_query(x)  # (b, T, d_in) -> (b, T, d_out)
-        keys = self.W_key(x)
-        values = self.W_value(x)
-        mask = combine_masks(self.mask[:num_tokens, :num_tokens], key_padding_mask, b, num_tokens)
-        context, weights = scaled_dot_product_attention(queries, keys, values, mask, self.dropout)
-        if unbatched:
-            context, weights = context[0], weights[0]
-        return (context, weights) if return_weights else context
+        x, key_padding_mask = check_module_input(self, x, key_padding_mask, return_weights)
+        x, key_padding_mask, unbatched = as_batch(x, key_padding_mask)  # (b, T, d_in)
+        queries, keys, values = self.project(x)
+        context, weights = self.attention(queries, keys, values, key_padding_mask, return_weights)
+        return results(self.merge(context), weights, unbatched, return_weights)
 
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values of the tokens: (b, T, d_in) -> (b, T, d_out) each."""
+        return self.W_query(x), self.W_key(x), self.W_value(x)
 
-def _batch_inputs(
-    x: Tensor, key_padding_mask: Tensor | None, module: nn.Module
-) -> tuple[Tensor, Tensor | None, bool]:
-    """Validate a module's input and give an unbatched (T, d_in) input a batch axis."""
-    x = check_tensor("x", x, ndim=(2, 3), last_dim=module.d_in)
-    if x.shape[-2] > module.context_length:
-        raise ValueError(
-            f"x: expected at most context_length={module.context_length} tokens, "
-            f"got {x.shape[-2]} (shape {tuple(x.shape)})"
-        )
-    check_input_matches("x", x, module_weight(module))
-    unbatched = x.ndim == 2
-    if key_padding_mask is not None:
-        expected = tuple(x.shape[:-1])  # (b, T), or (T,) unbatched
-        check_bool_mask("key_padding_mask", key_padding_mask, expected)
-        if tuple(key_padding_mask.shape) != expected:
-            raise ValueError(
-                f"key_padding_mask: expected shape {expected} (one flag per token of x), "
-                f"got {tuple(key_padding_mask.shape)}"
-            )
-        check_same_device("x, key_padding_mask", x, key_padding_mask)
-    if unbatched:
-        x = x.unsqueeze(0)  # (T, d_in) -> (1, T, d_in)
-        if key_padding_mask is not None:
-            key_padding_mask = key_padding_mask.unsqueeze(0)  # (T,) -> (1, T)
-    return x, key_padding_mask, unbatched
+    def attention(
+        self,
+        queries: Tensor,
+        keys: Tensor,
+        values: Tensor,
+        key_padding_mask: Tensor | None,
+        need_weights: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Scaled dot-product attention under the causal mask (and the padding mask).
+
+        Args:
+            queries, keys, values: (b, T, d) each, or (b, heads, T, d) split into heads.
+            key_padding_mask: None, or (b, T) True at padding tokens.
+            need_weights: whether the caller returns the weights (always formed here).
+
+        Returns:
+            ``(context, weights)``: (..., T, d) and (..., T, T).
+        """
+        mask = self.hidden_keys(queries, key_padding_mask)  # broadcasts to (..., T, T)
+        return attend(queries, keys, values, mask, self.dropout)
+
+    def hidden_keys(self, queries: Tensor, key_padding_mask: Tensor | None) -> Tensor:
+        """What each query may not see: the keys after it, and padding keys.
+
+        Returns:
+            (T, T) the causal mask, or with padding (b, 1, T, T) for queries split into
+            heads and (b, T, T) otherwise.
+        """
+        num_tokens = queries.shape[-2]
+        future = self.mask[:num_tokens, :num_tokens]  # (T, T), True above the diagonal
+        if key_padding_mask is None:
+            return future
+        # (b, T) -> (b, 1, T), or (b, 1, 1, T) with heads: hide the key from every query
+        padding = key_padding_mask.view(len(queries), *[1] * (queries.ndim - 2), num_tokens)
+        return future | padding
+
+    def merge(self, context: Tensor) -> Tensor:
+        """The module's output from the context vectors: here, the context vectors."""
+        return context

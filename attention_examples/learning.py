@@ -346,7 +346,7 @@ def train(
                 logits.flatten(0, 1), batch.targets.flatten(), ignore_index=IGNORE_INDEX
             )  # (b * T, vocab_size) against (b * T,)
             optimizer.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)  # the same as loss.backward()
             optimizer.step()
             losses.append(loss.item())
     finally:

@@ -17,32 +17,27 @@ exponential is exactly 0 in float32:
 
 from __future__ import annotations
 
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import (
-    as_float_array,
-    check_bool_mask,
-    check_positive_int,
-    check_same_device,
-    check_tensor,
-    describe,
-)
+from ._checks import as_float_array, check_bool_mask, check_positive_int, check_tensor, describe
 
 __all__ = ["MASK_FILL", "apply_mask", "causal_mask", "padding_mask"]
+
+NDArray = np.ndarray[Any, Any]
 
 MASK_FILL = -1e9
 """The large negative score seed 000 writes into masked positions."""
 
 
 @overload
-def apply_mask(scores: np.ndarray, mask: np.ndarray, fill: float = ...) -> np.ndarray: ...
+def apply_mask(scores: NDArray, mask: NDArray, fill: float = ...) -> NDArray: ...
 @overload
 def apply_mask(scores: Tensor, mask: Tensor, fill: float = ...) -> Tensor: ...
-def apply_mask(scores, mask, fill=MASK_FILL):
+def apply_mask(scores: NDArray | Tensor, mask: object, fill: float = MASK_FILL) -> NDArray | Tensor:
     """Return a copy of ``scores`` with the masked positions set to ``fill``.
 
     After a softmax, a score of ``-1e9`` (the default) gives a weight of exactly 0
@@ -69,13 +64,13 @@ def apply_mask(scores, mask, fill=MASK_FILL):
     if isinstance(fill, bool) or not isinstance(fill, int | float) or fill != fill:
         raise TypeError(f"fill: expected a number (not NaN), got {describe(fill)}")
     if isinstance(scores, Tensor):
-        scores = check_tensor("scores", scores, ndim=range(1, 9), allow_inf=True)
-        if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-            raise TypeError(
-                f"mask: expected a boolean tensor (True = masked), got {describe(mask)}"
+        scores = check_tensor("scores", scores, ndim=range(1, 9))
+        mask = check_bool_mask("mask", mask, scores.shape)
+        if mask.device != scores.device:
+            raise ValueError(
+                f"scores, mask: expected one device, got {scores.device}, {mask.device}; "
+                "move them with .to(device)"
             )
-        check_bool_mask("mask", mask, scores.shape)
-        check_same_device("scores, mask", scores, mask)
         return scores.masked_fill(mask, fill)
     scores = as_float_array("scores", scores, ndim=range(1, 9), allow_neg_inf=True)
     if isinstance(mask, Tensor):
@@ -99,6 +94,48 @@ def apply_mask(scores, mask, fill=MASK_FILL):
     masked = scores.copy()
     masked[mask] = fill
     return masked
+
+
+def masked_softmax_(scores: Tensor, mask: Tensor | None) -> Tensor:
+    """Softmax over the last dimension, with weight exactly 0 where ``mask`` is True.
+
+    The one place of the package's rule for a query that sees no key at all (every
+    position of its row masked, such as a padding token's query): it gets all-zero
+    weights, never the NaN of ``softmax`` over a row of ``-inf`` (0 / 0), and zero
+    gradients. Overwrites ``scores``, which callers compute fresh for this call: a copy
+    of the (..., T_q, T_k) scores would cost more time than the whole softmax.
+
+    Args:
+        scores: (..., T_q, T_k) attention scores (overwritten).
+        mask: None, or boolean and broadcastable to ``scores``; True = masked out.
+
+    Returns:
+        (..., T_q, T_k) the attention weights; each row sums to 1, or is all zeros.
+    """
+    if mask is None:
+        return torch.softmax(scores, dim=-1)
+    mask, sees_nothing = split_empty_rows(mask)
+    scores.masked_fill_(mask, float("-inf"))  # (..., T_q, T_k)
+    return torch.softmax(scores, dim=-1).masked_fill(sees_nothing, 0.0)
+
+
+def split_empty_rows(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Separate the rows of a mask that hide every key from the others.
+
+    A softmax over a row of ``-inf`` is 0 / 0 = NaN, in the forward pass and in the
+    gradient. So such a row is attended as if nothing were masked (finite numbers), and
+    its result is set to zero afterwards: the package's rule that a query that sees no
+    key gets zero weights and a zero context vector.
+
+    Args:
+        mask: (..., T_q, T_k) boolean, True = masked out.
+
+    Returns:
+        ``(mask, sees_nothing)``: the mask with its all-True rows cleared, and
+        (..., T_q, 1) True for those rows.
+    """
+    sees_nothing = mask.all(dim=-1, keepdim=True)  # (..., T_q, 1)
+    return mask & ~sees_nothing, sees_nothing
 
 
 def causal_mask(num_tokens: int, device: torch.device | str | None = None) -> Tensor:

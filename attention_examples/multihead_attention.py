@@ -10,10 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool, check_dropout, check_positive_int, describe
-from .causal_attention import CausalAttention, _batch_inputs, combine_masks
-from .masking import causal_mask
-from .self_attention import scaled_dot_product_attention
+from ._checks import check_bool, check_positive_int
+from .causal_attention import CausalAttention
 
 __all__ = ["MultiHeadAttention", "MultiHeadAttentionWrapper"]
 
@@ -79,31 +77,27 @@ class MultiHeadAttentionWrapper(nn.Module):
         key_padding_mask: Tensor | None = None,
         return_weights: bool = False,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """Run every head on ``x`` and concatenate along the last dimension.
+        """Run every head on ``x`` and concatenate their outputs along the last dimension.
 
-        Args:
-            x: (b, T, d_in) or (T, d_in) the token embeddings.
-            key_padding_mask: optional (b, T) boolean, True at padding tokens
-                ((T,) for unbatched input).
-            return_weights: also return every head's attention weights, stacked as
-                (b, num_heads, T, T) ((num_heads, T, T) for unbatched input).
-
-        Returns:
-            (b, T, d_out * num_heads) the concatenated context vectors
-            ((T, d_out * num_heads) for unbatched input), and the weights if asked.
+        The arguments are those of :meth:`CausalAttention.forward`; the weights of the
+        heads come stacked as (b, num_heads, T, T) ((num_heads, T, T) unbatched).
         """
         check_bool("return_weights", return_weights)
-        results = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
-        # num_heads x (b, T, d_out) -> (b, T, num_heads * d_out)
-        context = torch.cat([c for c, _ in results], dim=-1)
+        heads = [head(x, key_padding_mask, return_weights=True) for head in self.heads]
+        context = torch.cat(
+            [c for c, _ in heads], dim=-1
+        )  # heads x (b, T, d_out) -> (b, T, heads * d_out)
         if not return_weights:
             return context
-        # num_heads x (b, T, T) -> (b, num_heads, T, T)
-        return context, torch.stack([w for _, w in results], dim=-3)
+        return context, torch.stack([w for _, w in heads], dim=-3)  # -> (b, heads, T, T)
 
 
-class MultiHeadAttention(nn.Module):
+class MultiHeadAttention(CausalAttention):
     """Efficient multi-head causal attention: one projection each for Q, K and V, split.
+
+    A :class:`~attention_examples.CausalAttention` whose :meth:`project` splits the
+    queries, keys and values into heads and whose :meth:`merge` joins the heads again
+    and mixes them; its ``forward`` and its masked attention are the parent's.
 
     The ``d_out`` columns of each projection are cut into ``num_heads`` heads of
     ``head_dim = d_out // num_heads`` columns; all heads attend in one batched
@@ -147,8 +141,6 @@ class MultiHeadAttention(nn.Module):
             [0.2575, 0.4028]], grad_fn=<SelectBackward0>)
     """
 
-    mask: Tensor
-
     def __init__(
         self,
         d_in: int,
@@ -158,73 +150,46 @@ class MultiHeadAttention(nn.Module):
         num_heads: int,
         qkv_bias: bool = False,
     ) -> None:
-        super().__init__()
-        self.d_in = d_in = check_positive_int("d_in", d_in)
-        self.d_out = d_out = check_positive_int("d_out", d_out)
-        self.context_length = context_length = check_positive_int("context_length", context_length)
-        self.num_heads = num_heads = check_positive_int("num_heads", num_heads)
-        if d_out % num_heads:
+        num_heads = check_positive_int("num_heads", num_heads)
+        if check_positive_int("d_out", d_out) % num_heads:
             raise ValueError(
                 f"d_out: must be divisible by num_heads={num_heads} to split it into heads, "
                 f"got d_out={d_out}"
             )
-        self.head_dim = d_out // num_heads
-        check_bool("qkv_bias", qkv_bias)
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.out_proj = nn.Linear(d_out, d_out)
-        self.dropout = nn.Dropout(check_dropout(dropout))
-        self.register_buffer("mask", causal_mask(context_length), persistent=False)
+        super().__init__(d_in, d_out, context_length, dropout, qkv_bias)
+        self.num_heads, self.head_dim = num_heads, d_out // num_heads
+        self.out_proj = nn.Linear(d_out, d_out)  # mixes the heads
 
-    def split_heads(self, x: Tensor) -> Tensor:
-        """(b, T, d_out) -> (b, num_heads, T, head_dim).
-
-        Only the shape is checked (it runs on every projection of every forward pass).
-        """
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a torch.Tensor, got {describe(x)}")
-        if x.ndim != 3 or x.shape[-1] != self.d_out:
-            raise ValueError(
-                f"x: expected a (b, T, d_out={self.d_out}) tensor to split into "
-                f"num_heads={self.num_heads} heads, got shape {tuple(x.shape)}"
-            )
-        b, num_tokens, _ = x.shape
-        x = x.view(b, num_tokens, self.num_heads, self.head_dim)  # -> (b, T, heads, head_dim)
-        return x.transpose(1, 2)  # -> (b, heads, T, head_dim)
-
-    def forward(
-        self,
-        x: Tensor,
-        key_padding_mask: Tensor | None = None,
-        return_weights: bool = False,
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend causally with every head at once.
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values of ``x``, each split into heads.
 
         Args:
-            x: (b, T, d_in) or (T, d_in) the token embeddings.
-            key_padding_mask: optional (b, T) boolean, True at padding tokens
-                ((T,) for unbatched input).
-            return_weights: also return the (b, num_heads, T, T) attention weights
-                ((num_heads, T, T) for unbatched input).
+            x: (b, T, d_in) the token embeddings.
 
         Returns:
-            (b, T, d_out) the context vectors ((T, d_out) for unbatched input), and
-            the weights if asked.
+            ``(queries, keys, values)``, each (b, num_heads, T, head_dim).
         """
-        check_bool("return_weights", return_weights)
-        x, key_padding_mask, unbatched = _batch_inputs(x, key_padding_mask, self)
         b, num_tokens, _ = x.shape
-        queries = self.split_heads(self.W_query(x))  # (b, T, d_in) -> (b, heads, T, head_dim)
-        keys = self.split_heads(self.W_key(x))
-        values = self.split_heads(self.W_value(x))
-        mask = combine_masks(self.mask[:num_tokens, :num_tokens], key_padding_mask, b, num_tokens)
-        if mask is not None and mask.ndim == 3:
-            mask = mask[:, None]  # (b, T, T) -> (b, 1, T, T): the same mask for every head
-        context, weights = scaled_dot_product_attention(queries, keys, values, mask, self.dropout)
+        queries, keys, values = super().project(x)  # 3 x (b, T, d_out)
+        heads = (b, num_tokens, self.num_heads, self.head_dim)
+        # (b, T, d_out) -> (b, T, heads, head_dim) -> (b, heads, T, head_dim): a matrix per head
+        return (
+            queries.view(heads).transpose(1, 2),
+            keys.view(heads).transpose(1, 2),
+            values.view(heads).transpose(1, 2),
+        )
+
+    def merge(self, context: Tensor) -> Tensor:
+        """Put the heads side by side again and mix them: the output projection.
+
+        Args:
+            context: (b, num_heads, T, head_dim) every head's context vectors.
+
+        Returns:
+            (b, T, d_out) the module's output.
+        """
+        b, _, num_tokens, _ = context.shape
         context = context.transpose(1, 2)  # (b, heads, T, head_dim) -> (b, T, heads, head_dim)
         context = context.reshape(b, num_tokens, self.d_out)  # -> (b, T, d_out)
-        context = self.out_proj(context)
-        if unbatched:
-            context, weights = context[0], weights[0]
-        return (context, weights) if return_weights else context
+        output: Tensor = self.out_proj(context)
+        return output

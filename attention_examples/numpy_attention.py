@@ -8,7 +8,6 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from scipy.special import softmax as scipy_softmax
 
 from ._checks import as_float_array, check_positive_int, describe
 
@@ -118,9 +117,11 @@ def numpy_attention(
             "W_K: queries and keys must have the same width to be compared, got "
             f"W_Q {mats['W_Q'].shape} and W_K {mats['W_K'].shape}"
         )
+    from scipy.special import softmax  # imported here: the rest of the package needs no SciPy
+
     Q = words @ mats["W_Q"]  # (N, d_in) @ (d_in, d_k) -> (N, d_k)
     K = words @ mats["W_K"]  # (N, d_in) @ (d_in, d_k) -> (N, d_k)
     V = words @ mats["W_V"]  # (N, d_in) @ (d_in, d_v) -> (N, d_v)
     scores = Q @ K.T  # (N, d_k) @ (d_k, N) -> (N, N)
-    weights = scipy_softmax(scores / np.sqrt(K.shape[1]), axis=1)
+    weights = softmax(scores / np.sqrt(K.shape[1]), axis=1)
     return weights @ V, weights, scores

@@ -1,21 +1,38 @@
-"""Figures: attention weights as a heatmap with token labels.
+"""Figures: attention weights as a heatmap with token labels, and benchmark curves.
 
-The figures carry no words of their own beyond the tokens (and numbers), so one
-executed figure serves both editions of the book; captions are translated.
+The figures carry no words of their own beyond the tokens, code names and numbers,
+so one executed figure serves both editions of the book; captions are translated.
+Matplotlib is imported when a figure is drawn, not with the package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from ._checks import as_float_array, describe
 
-__all__ = ["plot_attention_heatmap"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_attention_heatmap", "plot_benchmark"]
+
+
+def _new_axes(width: float, height: float) -> Axes:
+    """Axes on a new figure: Figure() rather than pyplot, so no global state, no backend."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained").add_subplot()
+
+
+def _check_axes(ax: object) -> None:
+    from matplotlib.axes import Axes
+
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
 
 
 def plot_attention_heatmap(
@@ -75,19 +92,17 @@ def plot_attention_heatmap(
             )
         if len(labels) != n:
             raise ValueError(f"{name}: expected {n} labels, got {len(labels)}")
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
+    _check_axes(ax)
     if vmax is not None and (
         isinstance(vmax, bool) or not isinstance(vmax, int | float) or not np.isfinite(vmax)
     ):
         raise TypeError(f"vmax: expected a finite number or None, got {describe(vmax)}")
     if ax is None:
-        # Figure() rather than pyplot: no global state, no backend needed.
-        ax = Figure(figsize=(4.5, 4), layout="constrained").add_subplot()
+        ax = _new_axes(4.5, 4)
     top = float(weights.max()) if vmax is None else vmax
     image = ax.imshow(weights, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0)
-    ax.set_xticks(range(n_k), labels=key_labels if key_labels is not None else range(n_k))
-    ax.set_yticks(range(n_q), labels=query_labels if query_labels is not None else range(n_q))
+    ax.set_xticks(range(n_k), labels=key_labels or [str(j) for j in range(n_k)])
+    ax.set_yticks(range(n_q), labels=query_labels or [str(i) for i in range(n_q)])
     ax.tick_params(axis="x", labelrotation=45)
     ax.xaxis.tick_top()
     if annotate:
@@ -104,4 +119,103 @@ def plot_attention_heatmap(
                     color="white" if dark else "black",
                 )
     ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    return ax
+
+
+_BENCHMARK_UNITS = {"time": ("s", 1.0), "memory": ("MiB", 2.0**-20), "decode": ("s", 1.0)}
+
+
+def plot_benchmark(
+    results: Mapping[str, Any],
+    kind: Literal["time", "memory", "decode"],
+    *,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw one section of the benchmark results against the sequence length, log-log.
+
+    Each series becomes a line (a missing measurement, ``None``, is left out); two
+    grey guides, from a point below the lowest line, show the slopes of growth
+    proportional to ``T`` and to ``T^2``, so a line parallel to a guide grows like it.
+    The figure holds no words, only code names, symbols and numbers, so it serves
+    both editions.
+
+    Args:
+        results: the contents of ``benchmarks/results.json`` (as ``json.load`` reads
+            it); ``results[kind]`` has
+            ``"tokens"`` (the sequence lengths) and ``"series"`` (name -> one value
+            per length: seconds for ``"time"`` and ``"decode"``, bytes for ``"memory"``),
+            and optionally ``"dashed"``: the names to draw dashed (attention cores
+            that receive the queries, keys and values already projected).
+        kind: which section: the time of a forward pass, the peak extra memory, or
+            the time of one decoding step.
+        ax: the axes to draw on; a new 7.5 x 4 inch figure if None.
+
+    Returns:
+        The axes (x: T; y: seconds, or MiB for ``"memory"``).
+
+    >>> results = {"memory": {"tokens": [1024, 2048], "series": {
+    ...     "scaled_dot_product_attention": [2**22, 2**24], "tiled_attention": [2**20, 2**21]}}}
+    >>> ax = plot_benchmark(results, "memory")
+    >>> ax.get_xscale(), ax.get_yscale(), ax.get_ylabel()
+    ('log', 'log', 'MiB')
+    >>> [line.get_label() for line in ax.get_lines()][:2]
+    ['scaled_dot_product_attention', 'tiled_attention']
+    """
+    if kind not in _BENCHMARK_UNITS:
+        raise ValueError(f"kind: expected 'time', 'memory' or 'decode', got {describe(kind)}")
+    if not isinstance(results, Mapping) or not isinstance(results.get(kind), Mapping):
+        raise ValueError(
+            f"results: expected a mapping with a {kind!r} section (benchmarks/results.json), "
+            f"got {describe(results)[:80]}"
+        )
+    section = results[kind]
+    for field, kinds in (("tokens", "a list of sequence lengths"), ("series", "a mapping")):
+        if field not in section:
+            raise ValueError(
+                f"results: expected the {kind!r} section to have {field!r} ({kinds}), "
+                f"got the keys {list(section)}"
+            )
+    if not isinstance(section["series"], Mapping):
+        raise ValueError(
+            f"results: expected {kind!r}['series'] to map names to values, "
+            f"got {describe(section['series'])[:80]}"
+        )
+    tokens = list(section["tokens"])
+    unit, scale = _BENCHMARK_UNITS[kind]
+    dashed = set(section.get("dashed", ()))
+    _check_axes(ax)
+    if ax is None:
+        ax = _new_axes(7.5, 4)
+    starts: list[float] = []  # each series' first value
+    for name, values in section["series"].items():
+        if len(values) != len(tokens):
+            raise ValueError(
+                f"results: series {name!r} of {kind!r} has {len(values)} values "
+                f"for {len(tokens)} sequence lengths"
+            )
+        points = [(t, v * scale) for t, v in zip(tokens, values, strict=True) if v is not None]
+        if points:
+            style = "--" if name in dashed else "-"
+            ax.plot(*zip(*points, strict=True), marker="o", linestyle=style, label=name)
+            starts.append(points[0][1])
+    if starts:
+        # Both guides fan out from below the lowest first point, clear of the data.
+        t0, t1, y0 = tokens[0], tokens[-1], min(starts) / 2
+        for power, text in ((1, r"$\propto T$"), (2, r"$\propto T^2$")):
+            ax.plot(
+                [t0, t1],
+                [y0, y0 * (t1 / t0) ** power],
+                color="black",
+                alpha=0.5,
+                linewidth=1,
+                linestyle=":" if power == 1 else "-.",
+                label=text,
+            )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(tokens, labels=[str(t) for t in tokens])
+    ax.set_xlabel("$T$")
+    ax.set_ylabel(unit)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax

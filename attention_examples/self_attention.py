@@ -14,16 +14,16 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import (
+    check_attention_inputs,
     check_bool,
     check_bool_mask,
+    check_callable,
     check_input_matches,
     check_positive_int,
-    check_same_device,
-    check_same_dtype,
     check_tensor,
     describe,
-    module_weight,
 )
+from .masking import masked_softmax_
 
 __all__ = [
     "SelfAttentionV1",
@@ -32,13 +32,16 @@ __all__ = [
     "transfer_weights",
 ]
 
+Dropout = Callable[[Tensor], Tensor]
+Pair = tuple[Tensor, Tensor]
+
 
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,
     value: Tensor,
     mask: Tensor | None = None,
-    dropout: Callable[[Tensor], Tensor] | None = None,
+    dropout: Dropout | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``softmax(query @ key^T / sqrt(d_k)) @ value``, returning the weights too.
 
@@ -94,72 +97,71 @@ def scaled_dot_product_attention(
             [0., 0., 0.],
             [0., 0., 0.]])
     """
-    query = check_tensor("query", query, ndim=range(2, 9))
-    key = check_tensor("key", key, ndim=range(2, 9), last_dim=query.shape[-1], last_dim_name="d_k")
-    value = check_tensor("value", value, ndim=range(2, 9))
-    if value.shape[-2] != key.shape[-2]:
-        raise ValueError(
-            f"value: expected one value per key ({key.shape[-2]} rows), "
-            f"got shape {tuple(value.shape)}"
-        )
-    check_same_dtype("query, key, value", query, key, value)
-    check_same_device("query, key, value", query, key, value)
-    try:
-        batch = torch.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
-    except RuntimeError as err:
-        raise ValueError(
-            "query, key, value: expected leading (batch) dimensions that broadcast together, "
-            f"got shapes {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
-        ) from err
-    if dropout is not None and not callable(dropout):
-        raise TypeError(
-            f"dropout: expected a callable such as nn.Dropout(p) or None, got {describe(dropout)}"
-        )
-    d_k = key.shape[-1]
-    scores = query @ key.transpose(-2, -1)  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
-    scores = scores / d_k**0.5
-    if mask is None:
-        weights = torch.softmax(scores, dim=-1)
-    else:
+    batch = check_attention_inputs(query, key, value)
+    if mask is not None:
         scores_shape = (*batch, query.shape[-2], key.shape[-2])
-        mask = check_bool_mask("mask", mask, scores_shape)
-        check_same_device("query, mask", query, mask)
-        # A row whose keys are all masked would be all -inf, and softmax of that is NaN
-        # (0 / 0), in the forward pass and in the gradient. Give such rows finite scores
-        # and zero their weights after the softmax instead.
-        hidden_row = mask.all(dim=-1, keepdim=True)  # (..., T_q, 1)
-        scores = scores.masked_fill(mask, float("-inf")).masked_fill(hidden_row, 0.0)
-        weights = torch.softmax(scores, dim=-1).masked_fill(hidden_row, 0.0)
+        check_bool_mask("mask", mask, scores_shape)
+        if mask.device != query.device:
+            raise ValueError(f"mask: expected a tensor on {query.device}, got one on {mask.device}")
+    check_callable("dropout", dropout, "a callable such as nn.Dropout(p)")
+    return attend(query, key, value, mask, dropout)
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout: Dropout | None) -> Pair:
+    """:func:`scaled_dot_product_attention` without its checks: the formula alone.
+
+    The attention modules call it with the tensors their ``forward`` has checked.
+    """
+    d_k = k.shape[-1]
+    # Scaling the queries instead of the scores gives the same numbers with T_q * d_k
+    # multiplications instead of T_q * T_k.
+    scores = (q / d_k**0.5) @ k.mT  # (..., T_q, d_k) @ (..., d_k, T_k) -> (..., T_q, T_k)
+    weights = masked_softmax_(scores, mask)  # (..., T_q, T_k), rows sum to 1
     if dropout is not None:
-        dropped = dropout(weights)
-        if not isinstance(dropped, Tensor):
-            raise TypeError(
-                f"dropout: expected the callable to return a tensor like the weights, "
-                f"got {describe(dropped)}"
-            )
-        if dropped.shape != weights.shape:
-            raise ValueError(
-                f"dropout: expected the callable to return the weights' shape "
-                f"{tuple(weights.shape)}, got {tuple(dropped.shape)}"
-            )
-        if dropped.dtype != weights.dtype:
-            raise TypeError(
-                f"dropout: expected the callable to return the weights' dtype {weights.dtype}, "
-                f"got {dropped.dtype}"
-            )
-        if dropped.device != weights.device:
-            raise ValueError(
-                f"dropout: expected the callable to return a tensor on {weights.device} like "
-                f"the weights, got one on {dropped.device}"
-            )
-        weights = dropped
-    return weights @ value, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
+        weights = dropout(weights)
+    return weights @ v, weights  # (..., T_q, T_k) @ (..., T_k, d_v) -> (..., T_q, d_v)
+
+
+def qkv_projections(d_in: int, d_out: int, bias: bool) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+    """The query, key and value projections, ``nn.Linear(d_in, d_out)``, in that order."""
+    check_bool("qkv_bias", bias)
+    return tuple(nn.Linear(d_in, d_out, bias=bias) for _ in range(3))  # type: ignore[return-value]
 
 
 _INITS: dict[str, Callable[..., Tensor]] = {"rand": torch.rand, "randn": torch.randn}
 
 
-class SelfAttentionV1(nn.Module):
+class _SelfAttention(nn.Module):
+    """What both versions share: checks, projections, attention. They differ in how
+    they hold the three weight matrices, so each defines :meth:`project`."""
+
+    d_in: int
+    d_out: int
+
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Attend over the tokens of ``x``.
+
+        Args:
+            x: (T, d_in) or (b, T, d_in) the token embeddings.
+            return_weights: also return the (…, T, T) attention weights.
+
+        Returns:
+            (…, T, d_out) the context vectors, and the weights if asked.
+        """
+        check_bool("return_weights", return_weights)
+        x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
+        queries, keys, values = self.project(x)  # 3 x (…, T, d_in) -> (…, T, d_out)
+        context, weights = attend(queries, keys, values, None, None)  # (…, T, d_out), (…, T, T)
+        return (context, weights) if return_weights else context
+
+    def extra_repr(self) -> str:
+        return f"d_in={self.d_in}, d_out={self.d_out}"
+
+
+class SelfAttentionV1(_SelfAttention):
     """Self-attention with three weight matrices held as ``nn.Parameter``.
 
     ``queries = x @ W_query``, and likewise for keys and values; then scaled
@@ -206,30 +208,13 @@ class SelfAttentionV1(nn.Module):
         self.W_key = nn.Parameter(draw(d_in, d_out))
         self.W_value = nn.Parameter(draw(d_in, d_out))
 
-    def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend over the tokens of ``x``.
-
-        Args:
-            x: (T, d_in) or (b, T, d_in) the token embeddings.
-            return_weights: also return the (…, T, T) attention weights.
-
-        Returns:
-            (…, T, d_out) the context vectors, and the weights if asked.
-        """
-        check_bool("return_weights", return_weights)
-        x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
-        check_input_matches("x", x, module_weight(self))
-        queries = x @ self.W_query  # (…, T, d_in) @ (d_in, d_out) -> (…, T, d_out)
-        keys = x @ self.W_key
-        values = x @ self.W_value
-        context, weights = scaled_dot_product_attention(queries, keys, values)
-        return (context, weights) if return_weights else context
-
-    def extra_repr(self) -> str:
-        return f"d_in={self.d_in}, d_out={self.d_out}"
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values of the tokens: ``x @ W`` for each matrix."""
+        check_input_matches("x", x, self.W_query)
+        return x @ self.W_query, x @ self.W_key, x @ self.W_value  # (…, T, d_out) each
 
 
-class SelfAttentionV2(nn.Module):
+class SelfAttentionV2(_SelfAttention):
     """Self-attention with the three projections as ``nn.Linear`` layers.
 
     ``nn.Linear`` initialises its weights uniformly in ±1/sqrt(d_in) (Kaiming-style),
@@ -262,29 +247,12 @@ class SelfAttentionV2(nn.Module):
         super().__init__()
         self.d_in = d_in = check_positive_int("d_in", d_in)
         self.d_out = d_out = check_positive_int("d_out", d_out)
-        check_bool("qkv_bias", qkv_bias)
-        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
-        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_query, self.W_key, self.W_value = qkv_projections(d_in, d_out, qkv_bias)
 
-    def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Attend over the tokens of ``x``.
-
-        Args:
-            x: (T, d_in) or (b, T, d_in) the token embeddings.
-            return_weights: also return the (…, T, T) attention weights.
-
-        Returns:
-            (…, T, d_out) the context vectors, and the weights if asked.
-        """
-        check_bool("return_weights", return_weights)
-        x = check_tensor("x", x, ndim=(2, 3), last_dim=self.d_in)
-        check_input_matches("x", x, module_weight(self))
-        queries = self.W_query(x)  # (…, T, d_in) -> (…, T, d_out)
-        keys = self.W_key(x)
-        values = self.W_value(x)
-        context, weights = scaled_dot_product_attention(queries, keys, values)
-        return (context, weights) if return_weights else context
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The queries, keys and values of the tokens: one ``nn.Linear`` for each."""
+        check_input_matches("x", x, self.W_query.weight)
+        return self.W_query(x), self.W_key(x), self.W_value(x)  # (…, T, d_out) each
 
 
 def transfer_weights(source: SelfAttentionV2, target: SelfAttentionV1) -> SelfAttentionV1:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import as_float_array, check_same_device, check_same_dtype, check_tensor
+from ._checks import as_float_array, check_same_kind, check_tensor
 from .softmax import softmax
 
 __all__ = [
@@ -44,8 +44,7 @@ def dot_product_loop(a: Tensor, b: Tensor) -> Tensor:
     """
     a = check_tensor("a", a, ndim=1)
     b = check_tensor("b", b, ndim=1, last_dim=a.shape[0], last_dim_name="len(a)")
-    check_same_dtype("a, b", a, b)
-    check_same_device("a, b", a, b)
+    check_same_kind("a, b", a, b)
     total = torch.zeros((), dtype=a.dtype, device=a.device)
     for a_k, b_k in zip(a, b, strict=True):
         total = total + a_k * b_k
@@ -71,8 +70,7 @@ def scores_for_query_loop(inputs: Tensor, query: Tensor) -> Tensor:
     """
     inputs = check_tensor("inputs", inputs, ndim=2)
     query = check_tensor("query", query, ndim=1, last_dim=inputs.shape[1], last_dim_name="d")
-    check_same_dtype("inputs, query", inputs, query)
-    check_same_device("inputs, query", inputs, query)
+    check_same_kind("inputs, query", inputs, query)
     scores = torch.empty(inputs.shape[0], dtype=inputs.dtype, device=inputs.device)
     for i, x_i in enumerate(inputs):
         scores[i] = torch.dot(x_i, query)
@@ -145,8 +143,7 @@ def context_vector_loop(inputs: Tensor, weights: Tensor) -> Tensor:
     """
     inputs = check_tensor("inputs", inputs, ndim=2)
     weights = check_tensor("weights", weights, ndim=1, last_dim=inputs.shape[0], last_dim_name="T")
-    check_same_dtype("inputs, weights", inputs, weights)
-    check_same_device("inputs, weights", inputs, weights)
+    check_same_kind("inputs, weights", inputs, weights)
     context = torch.zeros(inputs.shape[1], dtype=inputs.dtype, device=inputs.device)
     for w_i, x_i in zip(weights, inputs, strict=True):
         context += w_i * x_i
@@ -206,4 +203,5 @@ def self_attention_minimal(X: np.ndarray) -> np.ndarray:
     """
     X = as_float_array("X", X, ndim=2)
     weights = softmax(X @ X.T, axis=-1)  # (T, D) @ (D, T) -> (T, T), rows sum to 1
-    return weights @ X  # (T, T) @ (T, D) -> (T, D)
+    context: np.ndarray = weights @ X  # (T, T) @ (T, D) -> (T, D)
+    return context

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_dim, check_no_pos_inf, check_tensor, describe
+from ._checks import check_dim, check_tensor, describe
 
 __all__ = ["large_scores", "softmax", "softmax_naive", "softmax_stable"]
 
@@ -58,7 +58,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     peak = np.where(np.isfinite(peak), peak, 0)  # a slice of only -inf: avoid -inf - -inf
     e = np.exp(arr - peak)
     total = e.sum(axis=axis, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    weights: np.ndarray = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return weights
 
 
 def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:
@@ -68,7 +69,7 @@ def softmax_naive(x: Tensor, dim: int = -1) -> Tensor:
     score passes about 88.7, and ``inf / inf`` is NaN: see :func:`large_scores`.
 
     Args:
-        x: (..., N) floating scores; ``-inf`` means masked, NaN and ``+inf`` are refused.
+        x: (..., N) floating scores; ``-inf`` means masked.
         dim: the dimension to normalise over.
 
     Returns:
@@ -94,7 +95,7 @@ def softmax_stable(x: Tensor, dim: int = -1) -> Tensor:
     but keeps every exponent <= 0, so nothing overflows.
 
     Args:
-        x: (..., N) floating scores; ``-inf`` means masked, NaN and ``+inf`` are refused.
+        x: (..., N) floating scores; ``-inf`` means masked.
         dim: the dimension to normalise over.
 
     Returns:
@@ -111,12 +112,12 @@ def softmax_stable(x: Tensor, dim: int = -1) -> Tensor:
     peak = torch.where(torch.isfinite(peak), peak, 0.0)  # a slice of only -inf: avoid -inf - -inf
     e = torch.exp(x - peak)
     total = e.sum(dim=dim, keepdim=True)
-    return torch.where(total > 0, e / total.clamp_min(torch.finfo(e.dtype).tiny), 0.0)
+    # A slice of only -inf has total 0: zeros there. NaN stays NaN (total == 0 is False).
+    return torch.where(total == 0, 0.0, e / total.clamp_min(torch.finfo(e.dtype).tiny))
 
 
 def _check_scores(x: object, dim: object) -> Tensor:
-    x = check_tensor("x", x, ndim=range(1, 9), allow_inf=True)
-    check_no_pos_inf("x", x)
+    x = check_tensor("x", x, ndim=range(1, 9))
     check_dim("dim", dim, x.ndim)
     return x
 

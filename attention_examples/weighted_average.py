@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_rows
 from .softmax import softmax
 
 __all__ = ["attention_once", "weighted_average"]
@@ -33,17 +33,14 @@ def weighted_average(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """
     values = as_float_array("values", values, ndim=2)
     weights = as_float_array("weights", weights, ndim=1)
-    if weights.shape[0] != values.shape[0]:
-        raise ValueError(
-            f"weights: expected one weight per row of values ({values.shape[0]}), "
-            f"got {weights.shape[0]}"
-        )
+    check_rows("weights", weights, values.shape[0], "row of values")
     if (weights < 0).any():
         raise ValueError("weights: expected non-negative weights, got a negative one")
     total = weights.sum()
     if total == 0:
         raise ValueError("weights: all weights are zero, so there is nothing to average")
-    return (weights / total) @ values
+    average: np.ndarray = (weights / total) @ values
+    return average
 
 
 def attention_once(
@@ -82,10 +79,7 @@ def attention_once(
             f"keys: expected {query.shape[0]} columns to match the query's length, "
             f"got shape {keys.shape}"
         )
-    if values.shape[0] != keys.shape[0]:
-        raise ValueError(
-            f"values: expected one row per key ({keys.shape[0]}), got shape {values.shape}"
-        )
+    check_rows("values", values, keys.shape[0], "key")
     scores = keys @ query
     weights = softmax(scores)
     return weighted_average(values, weights), weights, scores

@@ -9,7 +9,10 @@ Run it with ``nox -s bench`` (or ``python benchmarks/run_benchmark.py``). It
 3. measures the peak extra memory of step-by-step, tiled and fused attention at
    T = 1024 ... 8192, each in a fresh process (see ``peak_memory.py``);
 4. times one decoding step with a KV cache against recomputing the sequence;
-5. writes everything to ``benchmarks/results.json`` with the machine and the
+5. times the batched MultiHeadAttention against the wrapper of separate heads at
+   several batch sizes, with the page faults of each call, to show why their order
+   depends on the size of the score tensors on a CPU;
+6. writes everything to ``benchmarks/results.json`` with the machine and the
    versions, redraws the figures in ``benchmarks/figures/`` and prints the ratios
    against their targets.
 
@@ -27,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,11 +71,13 @@ SCALING_ROUNDS = {128: 6, 256: 6, 512: 6, 1024: 10, 2048: 3}
 MEMORY_TOKENS = (1024, 2048, 4096, 8192)
 DECODE_TOKENS = (128, 256, 512, 1024, 2048)
 DECODE_ROUNDS = 10
+BATCH_SIZES = (1, 2, 4, 8)  # the wrapper against the batched module
+BATCH_ROUNDS = 3
 
 # The targets of the comparison, as ratios measured in one run.
 TARGETS = {
+    "mha_vs_torch_mha": 1.10,
     "fused_vs_torch_mha": 0.75,
-    "fused_vs_fused_function": 1.05,
     "tiled_vs_naive_memory": 1 / 8,
 }
 
@@ -102,7 +108,7 @@ def build_cases(num_tokens: int, seed: int = 0) -> dict[str, Case]:
         torch_mha.out_proj.load_state_dict(mha.out_proj.state_dict())
     future = causal_mask(num_tokens)
     with torch.inference_mode():
-        q, k, v = (mha.split_heads(proj(x)) for proj in (mha.W_query, mha.W_key, mha.W_value))
+        q, k, v = mha.project(x)  # (BATCH, NUM_HEADS, num_tokens, HEAD_DIM) each
 
     def projections_and_fused_function() -> Tensor:
         """The fast path's work written out with no module and no checks."""
@@ -288,6 +294,66 @@ def run_decode(threads: int, log: Callable[[str], None]) -> dict:
     return {"tokens": list(DECODE_TOKENS), "shape": {"batch": 1}, "series": series}
 
 
+# --- the wrapper against the batched module ----------------------------------------
+
+
+def _minor_faults() -> int:
+    """Minor page faults of this process so far: a fresh page touched for the first time."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def run_batch_sizes(threads: int, log: Callable[[str], None]) -> dict:
+    """MultiHeadAttention and the wrapper at T = NUM_TOKENS for several batch sizes.
+
+    Both compute every head's (T, T) scores; the batched module holds all heads' scores
+    in one tensor, the wrapper one head's at a time. Each call's minor page faults count
+    the fresh memory pages it touched.
+    """
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(D_MODEL, D_MODEL, NUM_TOKENS, 0.0, NUM_HEADS).eval()
+    wrapper = MultiHeadAttentionWrapper(D_MODEL, HEAD_DIM, NUM_TOKENS, 0.0, NUM_HEADS).eval()
+    names = ("MultiHeadAttention", "MultiHeadAttentionWrapper")
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    faults: dict[str, list[int]] = {name: [] for name in names}
+    ratio = []
+    for batch in BATCH_SIZES:
+        x = torch.randn(batch, NUM_TOKENS, D_MODEL)
+        cases = {
+            "MultiHeadAttention": lambda x=x: mha(x),
+            "MultiHeadAttentionWrapper": lambda x=x: wrapper(x),
+        }
+        times: dict[str, list[float]] = {name: [] for name in names}
+        touched: dict[str, list[int]] = {name: [] for name in names}
+        with torch.inference_mode():
+            for case in cases.values():
+                case()  # warm-up
+            for r in range(BATCH_ROUNDS):
+                for name in names[r % 2 :] + names[: r % 2]:
+                    before, start = _minor_faults(), time.perf_counter()
+                    cases[name]()
+                    times[name].append(time.perf_counter() - start)
+                    touched[name].append(_minor_faults() - before)
+        for name in names:
+            seconds[name].append(statistics.median(times[name]))
+            faults[name].append(int(statistics.median(touched[name])))
+        ratio.append(paired_ratio(times[names[0]], times[names[1]]))
+        log(f"batch {batch}: MultiHeadAttention / wrapper {ratio[-1]:.2f}")
+    return {
+        "batch_sizes": list(BATCH_SIZES),
+        "num_tokens": NUM_TOKENS,
+        "seconds": seconds,
+        "minor_page_faults": faults,
+        "ratio_mha_vs_wrapper": ratio,
+        "scores_mib": {
+            "one head (wrapper)": [4 * b * NUM_TOKENS**2 / 2**20 for b in BATCH_SIZES],
+            "all heads (MultiHeadAttention)": [
+                4 * b * NUM_HEADS * NUM_TOKENS**2 / 2**20 for b in BATCH_SIZES
+            ],
+        },
+    }
+
+
 # --- the record -------------------------------------------------------------------
 
 
@@ -353,6 +419,10 @@ def ratios(comparison: dict, memory: dict, decode: dict) -> dict[str, dict[str, 
         / decode["series"]["decode_step + KVCache"][last]
     )
     return {
+        "mha_vs_torch_mha": time_ratio(
+            "MultiHeadAttention", "torch.nn.MultiheadAttention", "time", "mha_vs_torch_mha"
+        ),
+        "mha_vs_wrapper": time_ratio("MultiHeadAttention", "MultiHeadAttentionWrapper", "time"),
         "fused_vs_torch_mha": time_ratio(
             "FusedMultiHeadAttention", "torch.nn.MultiheadAttention", "time", "fused_vs_torch_mha"
         ),
@@ -360,7 +430,6 @@ def ratios(comparison: dict, memory: dict, decode: dict) -> dict[str, dict[str, 
             "FusedMultiHeadAttention",
             "F.scaled_dot_product_attention",
             "time; the fused function gets q, k, v already projected",
-            "fused_vs_fused_function",
         ),
         "fused_vs_written_out": time_ratio(
             "FusedMultiHeadAttention",
@@ -368,7 +437,6 @@ def ratios(comparison: dict, memory: dict, decode: dict) -> dict[str, dict[str, 
             "time; the same work written out with no module and no checks",
         ),
         "fused_vs_mha": time_ratio("FusedMultiHeadAttention", "MultiHeadAttention", "time"),
-        "wrapper_vs_mha": time_ratio("MultiHeadAttentionWrapper", "MultiHeadAttention", "time"),
         "tiled_vs_naive_time": time_ratio(
             "tiled_attention", "scaled_dot_product_attention", "time of the attention core"
         ),
@@ -447,8 +515,10 @@ def main() -> None:
         if args.output == RESULTS:
             parser.error("--quick would overwrite the committed results: give --output")
         global SCALING_ROUNDS, MEMORY_TOKENS, DECODE_TOKENS, DECODE_ROUNDS
+        global BATCH_SIZES, BATCH_ROUNDS
         SCALING_ROUNDS, DECODE_ROUNDS = {256: 2, NUM_TOKENS: 1}, 2
         MEMORY_TOKENS, DECODE_TOKENS = (256, 512), (32, 64)
+        BATCH_SIZES, BATCH_ROUNDS = (1, 2), 2
     if args.replot:
         results = json.loads(args.output.read_text(encoding="utf-8"))
         draw_figures(results, args.figures)
@@ -467,6 +537,7 @@ def main() -> None:
     comparison, scaling = run_scaling(threads, log)
     memory = run_memory(threads, log)
     decode = run_decode(threads, log)
+    batch_sizes = run_batch_sizes(threads, log)
     results = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {**machine(), "load_average": [load_before, _load_average()]},
@@ -490,6 +561,7 @@ def main() -> None:
         "time": scaling,
         "memory": memory,
         "decode": decode,
+        "batch_sizes": batch_sizes,
         "duration_s": round(time.perf_counter() - started),
     }
     results["ratios"] = ratios(comparison, memory, decode)

@@ -34,10 +34,20 @@ extensions = [
     "myst_nb",
     "sphinx_copybutton",
     "sphinx_togglebutton",
-    "sphinx.ext.mathjax",
-    "sphinxcontrib.bibtex",
-    "editions",
-    "execution_cache",
+    # the book's own extensions, in _ext/: one job each
+    "edition_settings",  # the editions, and the settings that differ between them
+    "edition_switch",  # a link to the same page in the other edition
+    "notebook_download",  # each page's executed notebook, for download
+    "build_info",  # the versions that computed the outputs, and the build date
+    "theme_words",  # the interface words the theme writes untranslated
+    "accessible_html",  # captions with a heading level, code blocks a keyboard can reach
+    "offline_math",  # MathJax from inside the site
+    "sphinxcontrib.bibtex",  # the references of each chapter, from docs/references.bib
+    # workarounds of bugs in the libraries, each guarded by the version it was written for
+    "stream_merging",  # printed text independent of how the kernel split it (myst-nb)
+    "executed_notebooks",  # executed notebooks with the outputs their page shows (myst-nb)
+    "execution_cache",  # parallel readers sharing one execution cache (jupyter-cache)
+    "search_stemmer",  # a Chinese search that runs (Sphinx 9.0)
     "glossary_table",
     "reference_outputs",
 ]
@@ -93,7 +103,7 @@ get_cache(nb_execution_cache_path).list_project_records()
 # --- HTML -------------------------------------------------------------------------
 # The editions (language code -> name in its own language), each built into <site>/<code>/.
 book_editions = {"en": "English", "zh_CN": "简体中文"}
-# Settings that differ by edition (applied by _ext/editions.py when the language is set).
+# Settings that differ by edition (applied by _ext/edition_settings.py).
 book_edition_config = {
     "zh_CN": {
         "project": "循序渐进理解注意力机制",

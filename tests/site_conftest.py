@@ -8,6 +8,11 @@ without touching the tests; the chapters the package documents (``Chapter: ...
 The browser is Debian's Chromium at ``/usr/bin/chromium`` (``BOOK_CHROMIUM`` overrides
 it), driven by Playwright; no browser is ever downloaded. The browser tests are
 skipped, with a message saying why, only when that executable is missing.
+
+Tests that read the built site carry the marker ``site`` (those that drive Chromium also
+``browser``), so ``pytest -m "not site"`` runs the unit tests alone. Without a built site
+(a fresh clone), plain ``pytest`` skips the ``site`` tests and says why; with
+``BOOK_REQUIRE_SITE=1``, which ``nox -s tests`` sets, a missing site fails them instead.
 """
 
 from __future__ import annotations
@@ -44,6 +49,24 @@ GENERATED_PAGES = frozenset({"genindex.html", "search.html"})
 NOT_FOUND_PAGE = "404.html"
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 NOT_BUILT = "the site is not built in {site}: run `python3 -m nox -s docs` first"
+# Set by `nox -s tests`: the site must be there, and a test that needs it fails without it.
+REQUIRE_SITE = os.environ.get("BOOK_REQUIRE_SITE", "") not in ("", "0")
+
+
+def site_is_built() -> bool:
+    return all((SITE / edition / "index.html").is_file() for edition in EDITIONS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the ``site`` tests when there is no site to read, unless it is required."""
+    if REQUIRE_SITE or site_is_built():
+        return
+    skip = pytest.mark.skip(
+        reason=NOT_BUILT.format(site=SITE) + ' (or deselect these tests: pytest -m "not site")'
+    )
+    for item in items:
+        if item.get_closest_marker("site") is not None:
+            item.add_marker(skip)
 
 
 def edition_dir(edition: str) -> Path:
@@ -83,10 +106,18 @@ def all_site_pages() -> list[tuple[str, str]]:
 
 
 def page_params(pages: list[tuple[str, str]]) -> list:
-    """Parameters for a test over pages; a missing site becomes one failing case."""
+    """Parameters for a test over pages; a missing site becomes one failing case.
+
+    The tests of one page form one ``xdist_group``: run in parallel (``--dist loadgroup``),
+    they go to the same worker, which loads the page once for all of them (``page_report``).
+    """
     if not pages:
         return [pytest.param(None, id="site-not-built")]
-    return [pytest.param(item, id=f"{item[0]}/{item[1]}") for item in pages]
+    params = []
+    for edition, page in pages:
+        name = f"{edition}/{page}"
+        params.append(pytest.param((edition, page), id=name, marks=pytest.mark.xdist_group(name)))
+    return params
 
 
 def require(item):
@@ -169,6 +200,7 @@ class SiteServer:
 
 @pytest.fixture(scope="session")
 def site_server() -> Iterator[SiteServer]:
+    """The site served at a free port: one server per test session (per xdist worker)."""
     if not SITE.is_dir():
         pytest.fail(NOT_BUILT.format(site=SITE))
     prefix = canonical_base_path()
@@ -189,7 +221,7 @@ def site_server() -> Iterator[SiteServer]:
 
 @pytest.fixture(scope="session")
 def browser():
-    """One Chromium for the whole test session."""
+    """One Chromium for the whole test session (with pytest-xdist: one per worker)."""
     if not CHROMIUM.is_file():
         pytest.skip(
             f"no browser: {CHROMIUM} is missing. Install Debian's chromium "

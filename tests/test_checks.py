@@ -56,11 +56,14 @@ def test_rank_ranges_name_both_bounds(ndim, shape, text: str) -> None:
         _checks.as_float_array("x", np.ones(shape), ndim=ndim)
 
 
-def test_value_checks_skip_meta_tensors() -> None:
+def test_check_tensor_never_reads_values() -> None:
+    # Checks by shape, dtype and device only: a meta tensor (no values at all) passes,
+    # and so do NaN and infinities (NaN in, NaN out, as in PyTorch).
     x = torch.empty(2, 3, device="meta")
-    assert not _checks.has_values(x)
     assert _checks.check_tensor("x", x, ndim=2) is x
-    _checks.check_no_pos_inf("x", x)
+    for value in (torch.nan, torch.inf, -torch.inf):
+        y = torch.full((2, 3), value)
+        assert _checks.check_tensor("x", y, ndim=2, last_dim=3) is y
 
 
 def test_check_dim() -> None:
@@ -71,13 +74,19 @@ def test_check_dim() -> None:
         _checks.check_dim("dim", -3, 2)
 
 
-def test_check_same_dtype_and_device() -> None:
+def test_check_same_kind() -> None:
     a = torch.ones(2)
-    _checks.check_same_dtype("a, b", a, a.clone())
+    _checks.check_same_kind("a, b", a, a.clone())
+    _checks.check_same_kind("a, b, c", a, a.clone(), torch.zeros(3, 4))  # shapes may differ
     with pytest.raises(TypeError, match=r"a, b: expected one dtype, got torch.float32, torch.fl"):
-        _checks.check_same_dtype("a, b", a, a.double())
+        _checks.check_same_kind("a, b", a, a.double())
+    with pytest.raises(TypeError, match=r"a, b, c: expected one dtype, got torch.float32, "):
+        _checks.check_same_kind("a, b, c", a, a, a.half())
     with pytest.raises(ValueError, match=r"a, b: expected one device, got cpu, meta"):
-        _checks.check_same_device("a, b", a, a.to("meta"))
+        _checks.check_same_kind("a, b", a, a.to("meta"))
+    # a dtype mismatch is named first when both differ
+    with pytest.raises(TypeError, match=r"a, b: expected one dtype"):
+        _checks.check_same_kind("a, b", a, a.double().to("meta"))
 
 
 def test_check_input_matches_allows_mixed_dtypes_under_autocast() -> None:
@@ -106,6 +115,15 @@ def test_check_bool_mask_accepts_broadcastable_masks() -> None:
     for shape in [(3,), (1, 3), (2, 1), (2, 3)]:
         mask = torch.zeros(shape, dtype=torch.bool)
         assert _checks.check_bool_mask("mask", mask, (2, 3)) is mask
+
+
+def test_is_int() -> None:
+    assert _checks.is_int(3)
+    assert _checks.is_int(np.int64(-1))
+    assert not _checks.is_int(True)
+    assert not _checks.is_int(np.bool_(False))
+    assert not _checks.is_int(3.0)
+    assert not _checks.is_int("3")
 
 
 def test_numpy_integers_count_as_ints() -> None:

@@ -209,5 +209,5 @@ def test_scaled_dot_product_attention_on_mixed_devices() -> None:
         ValueError, match=r"query, key, value: expected one device, got cpu, meta, cpu"
     ):
         scaled_dot_product_attention(q, q.to("meta"), q)
-    with pytest.raises(ValueError, match=r"query, mask: expected one device, got cpu, meta"):
+    with pytest.raises(ValueError, match=r"mask: expected a tensor on cpu, got one on meta"):
         scaled_dot_product_attention(q, q, q, causal_mask(2, device="meta"))

@@ -8,11 +8,12 @@ The rule, precisely:
   (not only in its methods');
 - a public constant (anything that is neither a function nor a class) is shown in a
   ``>>>`` example of the docstring of the module that defines it: some example's source
-  mentions the constant by name;
-- each of these examples passes, with the flags pytest uses (NORMALIZE_WHITESPACE, ELLIPSIS).
+  mentions the constant by name.
 
-``pytest --doctest-modules attention_examples`` runs all doctests as well; this file makes
-sure a new public name cannot arrive without one.
+pytest runs the examples themselves (``--doctest-modules`` and ``attention_examples`` in
+the settings of ``pyproject.toml``): every docstring's, one test each, with the flags
+NORMALIZE_WHITESPACE and ELLIPSIS. This file makes sure a new public name cannot arrive
+without one, and that pytest still collects them.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ import pytest
 
 import attention_examples
 
-FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
-
 SUBMODULES: dict[str, ModuleType] = {
     info.name: importlib.import_module(f"attention_examples.{info.name}")
     for info in pkgutil.iter_modules(attention_examples.__path__)
@@ -40,13 +39,6 @@ def defining_module(name: str) -> ModuleType:
     owners = [m for m in PUBLIC_SUBMODULES.values() if name in getattr(m, "__all__", ())]
     assert len(owners) == 1, f"{name}: listed in the __all__ of {len(owners)} submodules"
     return owners[0]
-
-
-def run_examples(test: doctest.DocTest) -> tuple[doctest.TestResults, str]:
-    """Run one docstring's examples; return the results and doctest's report."""
-    report: list[str] = []
-    results = doctest.DocTestRunner(optionflags=FLAGS).run(test, out=report.append)
-    return results, "".join(report)
 
 
 def test_every_submodule_export_is_public() -> None:
@@ -63,7 +55,7 @@ def test_all_has_no_duplicates() -> None:
 
 
 @pytest.mark.parametrize("name", attention_examples.__all__)
-def test_public_name_has_a_passing_doctest(name: str) -> None:
+def test_public_name_has_a_doctest(name: str) -> None:
     obj = getattr(attention_examples, name)
     module = defining_module(name)
     assert getattr(module, name) is obj
@@ -78,9 +70,15 @@ def test_public_name_has_a_passing_doctest(name: str) -> None:
         assert any(name in e.source for e in examples), (
             f"{name}: no >>> example in the docstring of {module.__name__} mentions it"
         )
-    for test in tests:
-        results, report = run_examples(test)
-        assert results.failed == 0, report
+
+
+def test_pytest_runs_the_package_doctests(pytestconfig: pytest.Config) -> None:
+    """The examples run as pytest's doctests: the settings must keep collecting them."""
+    assert pytestconfig.getoption("doctestmodules"), "pytest runs without --doctest-modules"
+    testpaths = pytestconfig.getini("testpaths")
+    assert "attention_examples" in testpaths, f"testpaths {testpaths} leave out the package"
+    flags = set(pytestconfig.getini("doctest_optionflags"))
+    assert {"NORMALIZE_WHITESPACE", "ELLIPSIS"} <= flags, flags
 
 
 def test_the_rule_catches_a_name_without_a_doctest() -> None:

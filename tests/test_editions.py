@@ -19,7 +19,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -231,39 +231,101 @@ def test_every_interface_word_has_a_chinese_translation():
     assert not untranslated, f"sphinx.po does not translate {untranslated}"
 
 
-# --- the extension's helpers --------------------------------------------------------------
+# --- the extensions' helpers -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def editions() -> ModuleType:
-    return load_module("editions", DOCS / "_ext" / "editions.py")
+def extensions() -> SimpleNamespace:
+    """The book's Sphinx extensions, imported as Sphinx imports them (they import each other)."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        return SimpleNamespace(
+            **{name: importlib.import_module(name) for name in (*BOOK_EXTENSIONS, "upstream")}
+        )
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
 
 
-def test_build_date_follows_source_date_epoch(editions, monkeypatch):
+BOOK_EXTENSIONS = tuple(
+    path.stem for path in sorted((DOCS / "_ext").glob("*.py")) if path.stem != "upstream"
+)
+
+
+def test_build_date_follows_source_date_epoch(extensions, monkeypatch):
     epoch = 1_700_000_000
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
     expected = dt.date(*time.gmtime(epoch)[:3]).isoformat()
-    assert editions.build_date() == expected == "2023-11-14"
+    assert extensions.build_info.build_date() == expected == "2023-11-14"
 
 
-def test_build_date_rejects_a_malformed_source_date_epoch(editions, monkeypatch):
+def test_build_date_rejects_a_malformed_source_date_epoch(extensions, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(ValueError, match=r"SOURCE_DATE_EPOCH must be an integer.*'yesterday'"):
-        editions.build_date()
+        extensions.build_info.build_date()
 
 
-def test_build_date_without_source_date_epoch_is_today(editions, monkeypatch):
+def test_build_date_without_source_date_epoch_is_today(extensions, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     today = dt.datetime.now(tz=dt.timezone.utc).date()
-    built = dt.date.fromisoformat(editions.build_date())
+    built = dt.date.fromisoformat(extensions.build_info.build_date())
     assert abs((built - today).days) <= 1
 
 
-def test_the_mathjax_files_exist_in_the_registry_package(editions):
-    source = editions.mathjax_source()
-    for relative in editions.MATHJAX_FILES:
+def test_the_mathjax_files_exist_in_the_registry_package(extensions):
+    math = extensions.offline_math
+    source = math.mathjax_source()
+    for relative in math.MATHJAX_FILES:
         assert (source / relative).exists(), relative
     assert list((source / "output/chtml/fonts/woff-v2").glob("*.woff"))
+
+
+def test_every_book_extension_is_enabled(extensions):
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    missing = [name for name in BOOK_EXTENSIONS if f'"{name}"' not in conf]
+    assert not missing, f"docs/_ext has extensions that conf.py does not enable: {missing}"
+
+
+def pinned_versions() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        name, _, version = line.partition("==")
+        if version:
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+# Each workaround of a library's bug: (module, its constant naming the release, library).
+WORKAROUNDS = [
+    ("stream_merging", "MYST_NB_VERSION", "myst-nb"),
+    ("executed_notebooks", "MYST_NB_VERSION", "myst-nb"),
+    ("execution_cache", "JUPYTER_CACHE_VERSION", "jupyter-cache"),
+    ("search_stemmer", "SPHINX_VERSION", "sphinx"),
+]
+
+
+@pytest.mark.parametrize(("module", "constant", "library"), WORKAROUNDS)
+def test_each_workaround_names_the_pinned_release_and_its_upstream_bug(
+    extensions, module, constant, library
+):
+    extension = getattr(extensions, module)
+    assert getattr(extension, constant) == pinned_versions()[library], (
+        f"constraints.txt pins another {library} than docs/_ext/{module}.py was written for"
+    )
+    assert extension.UPSTREAM.startswith("https://github.com/"), extension.UPSTREAM
+    assert extension.UPSTREAM in (extension.__doc__ or ""), "the docstring names the bug"
+
+
+def test_the_version_guard_stops_the_build_when_a_library_moves(extensions):
+    from sphinx.errors import ExtensionError
+
+    installed = importlib.metadata.version("sphinx")
+    extensions.upstream.require_version("sphinx", installed, "a fix", "https://example.org/1")
+    with pytest.raises(
+        ExtensionError,
+        match=rf"a fix was written for sphinx 0\.1, but sphinx "
+        rf"{re.escape(installed)} is installed\. See https://example\.org/1",
+    ):
+        extensions.upstream.require_version("sphinx", "0.1", "a fix", "https://example.org/1")
 
 
 # --- the built site ---------------------------------------------------------------------
@@ -298,6 +360,7 @@ def soup(path: Path):
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
+@pytest.mark.site
 def test_site_layout(site: Path):
     for edition in EDITIONS:
         assert (site / edition / "index.html").is_file()
@@ -306,6 +369,7 @@ def test_site_layout(site: Path):
     assert not (site / "jupyter_execute").exists(), "executed notebooks leaked into the site root"
 
 
+@pytest.mark.site
 def test_root_page_offers_both_editions_without_javascript(site: Path):
     page = soup(site / "index.html")
     links = {a["href"] for a in page.find_all("a", href=True)}
@@ -317,6 +381,7 @@ def test_root_page_offers_both_editions_without_javascript(site: Path):
         assert (site / href).is_file(), href
 
 
+@pytest.mark.site
 @pytest.mark.parametrize(("edition", "lang"), EDITIONS.items())
 def test_pages_declare_their_language(site: Path, edition: str, lang: str):
     for path in site_pages(edition):
@@ -332,6 +397,7 @@ def is_external(url: str) -> bool:
     return url.strip().startswith(("http://", "https://", "//"))
 
 
+@pytest.mark.site
 def test_nothing_is_loaded_from_outside_the_site(site: Path):
     offenders = []
     for path in sorted(site.rglob("*.html")):
@@ -351,6 +417,7 @@ def test_nothing_is_loaded_from_outside_the_site(site: Path):
     assert not offenders, "\n".join(offenders)
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_math_is_served_from_the_site(site: Path, edition: str):
     root = site / edition
@@ -372,6 +439,7 @@ def test_math_is_served_from_the_site(site: Path, edition: str):
         assert sources == [(mathjax / "tex-chtml.js").resolve()], path
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_language_switch_links_to_the_same_page_in_the_other_edition(site: Path, edition: str):
     root = site / edition
@@ -394,6 +462,7 @@ def test_language_switch_links_to_the_same_page_in_the_other_edition(site: Path,
             assert target.is_file(), f"{path}: {href} does not exist"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_each_notebook_page_offers_its_executed_notebook(site: Path, edition: str):
     import nbformat
@@ -414,6 +483,7 @@ def test_each_notebook_page_offers_its_executed_notebook(site: Path, edition: st
             assert not soup(path).select("a[download]"), f"{path}: not a notebook page"
 
 
+@pytest.mark.site
 def test_both_editions_share_the_same_executed_outputs(site: Path):
     import nbformat
 
@@ -429,6 +499,7 @@ def test_both_editions_share_the_same_executed_outputs(site: Path):
         assert outputs["en"] == outputs["zh_CN"], f"{page}: the editions' outputs differ"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_copy_buttons_go_on_code_not_on_outputs(site: Path, edition: str):
     selector = "div:not(.output) > div.highlight pre"
@@ -446,6 +517,7 @@ def test_copy_buttons_go_on_code_not_on_outputs(site: Path, edition: str):
     assert checked, "no code cells were found"
 
 
+@pytest.mark.site
 def test_footer_shows_the_versions_the_outputs_were_computed_with(site: Path):
     versions = [
         f"{name} {importlib.metadata.version(name)}"
@@ -482,6 +554,7 @@ def latin_words(text: str) -> set[str]:
     return set(re.findall(r"[A-Za-z]{2,}", text)) - ALLOWED_LATIN
 
 
+@pytest.mark.site
 def test_the_chinese_edition_speaks_chinese_around_the_content(site: Path):
     problems = []
     titles = set()
@@ -505,6 +578,10 @@ def test_the_chinese_edition_speaks_chinese_around_the_content(site: Path):
                 words = latin_words(value)
                 if words:
                     problems.append(f"{path.name} [{attribute}={value!r}]")
+        # the hint of sphinx-togglebutton's buttons, set per edition in conf.py
+        for hint in re.findall(r"let toggleHint\w+ = '([^']*)'", path.read_text("utf-8")):
+            if latin_words(hint):
+                problems.append(f"{path.name} toggle hint {hint!r}")
     assert not problems, "English left in the Chinese interface:\n" + "\n".join(sorted(problems))
 
 
@@ -558,6 +635,7 @@ def search_index(edition: str) -> dict:
     return json.loads(text[text.index("(") + 1 : text.rindex(")")])
 
 
+@pytest.mark.site
 @pytest.mark.parametrize(("term", "page"), SEARCH_TERMS, ids=[f"{t}-{p}" for t, p in SEARCH_TERMS])
 def test_chinese_search_finds_the_term_on_its_page(site: Path, term: str, page: str):
     catalog = CATALOGS / f"{page}.po"
@@ -576,6 +654,7 @@ def test_chinese_search_finds_the_term_on_its_page(site: Path, term: str, page: 
     )
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_the_search_script_uses_a_stemmer_it_defines(site: Path, edition: str):
     """Sphinx 9.0 names a ChineseStemmer it never defines; the search page then hangs."""
@@ -597,7 +676,7 @@ def test_the_search_dictionary_holds_every_glossary_term():
     assert not missing, f"{dictionary.name} lacks the glossary terms {missing}"
 
 
-def test_printed_text_does_not_depend_on_how_the_kernel_split_it(editions):
+def test_printed_text_does_not_depend_on_how_the_kernel_split_it(extensions):
     whole = [{"output_type": "stream", "name": "stdout", "text": "a\n\nb\n"}]
     split = [
         {"output_type": "stream", "name": "stdout", "text": "a\n"},
@@ -605,15 +684,18 @@ def test_printed_text_does_not_depend_on_how_the_kernel_split_it(editions):
         {"output_type": "stream", "name": "stdout", "text": "\n"},
         {"output_type": "stream", "name": "stdout", "text": "b\n"},
     ]
-    merged = editions.merge_streams(split)
+    merge_streams = extensions.stream_merging.merge_streams
+    merged = merge_streams(split)
     assert [o["text"] for o in merged] == ["a\n\nb\n", "warning\n"]
-    assert editions.merge_streams(whole) == whole
+    assert merge_streams(whole) == whole
     assert split[0]["text"] == "a\n", "the outputs given must not be modified"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_captions_and_code_blocks_are_accessible(site: Path, edition: str):
     for path in site_pages(edition):
         page = path.read_text(encoding="utf-8")
-        assert re.search(r'role="heading"(?![^>]*aria-level)', page) is None, path
+        headings = re.findall(r'<[^>]*\brole="heading"[^>]*>', page)
+        assert all("aria-level=" in tag for tag in headings), path
         assert re.search(r"<pre(?![^>]*tabindex)[\s>]", page) is None, path

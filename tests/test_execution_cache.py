@@ -23,7 +23,11 @@ def load_extension() -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["execution_cache"] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(EXTENSION.parent))  # as in conf.py: the extensions import upstream
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXTENSION.parent))
     return module
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from attention_examples import JOURNEY_TOKENS, journey_batch, journey_inputs
+from tests.seed_values import seed_tensors
 
 # seed 002 In [20], seed 003 In [1], seed 004 In [4]: the same tensor literal in all three
 SEED_ROWS = [
@@ -32,10 +33,10 @@ def test_tokens_name_the_rows_in_order() -> None:
 
 def test_printed_rows_seed_003() -> None:
     x = journey_inputs()
-    # seed 003, In [2]: input_query = inputs[1]
-    torch.testing.assert_close(x[1], torch.tensor([0.5500, 0.8700, 0.6600]), rtol=0, atol=5e-5)
-    # seed 003, In [3]: input_1 = inputs[0]
-    torch.testing.assert_close(x[0], torch.tensor([0.4300, 0.1500, 0.8900]), rtol=0, atol=5e-5)
+    # seed 003, In [2]: input_query = inputs[1]; In [3]: input_1 = inputs[0]
+    query, input_1, _ = seed_tensors("simple_self_attention", "query-first-score")
+    torch.testing.assert_close(x[1], query, rtol=0, atol=5e-5)
+    torch.testing.assert_close(x[0], input_1, rtol=0, atol=5e-5)
 
 
 def test_batch_seed_004() -> None:
@@ -43,6 +44,9 @@ def test_batch_seed_004() -> None:
     batch = journey_batch()
     assert batch.shape == (2, 6, 3)
     assert torch.equal(batch, torch.stack((SEED_INPUTS, SEED_INPUTS), dim=0))
+    shape, printed = seed_tensors("causal_attention", "batch")  # "torch.Size([2, 6, 3])", batch
+    assert batch.shape == tuple(shape.int().tolist())
+    torch.testing.assert_close(batch, printed, rtol=0, atol=5e-5)
 
 
 def test_float64_holds_the_decimals_themselves() -> None:

@@ -268,6 +268,7 @@ def evaluate(model: AttentionOnlyModel, task) -> tuple[float, torch.Tensor, torc
     return accuracy(logits, batch.targets), weights, batch.expected_key
 
 
+@pytest.mark.slow
 def test_one_layer_learns_the_previous_token() -> None:
     """The chapter's first model, seed and schedule."""
     torch.manual_seed(0)
@@ -281,6 +282,7 @@ def test_one_layer_learns_the_previous_token() -> None:
     assert losses[-1] < losses[0] / 100
 
 
+@pytest.mark.slow
 def test_two_layers_learn_an_induction_head() -> None:
     """The chapter's copying model, seed and schedule (about 400 small Adam steps)."""
     torch.manual_seed(0)

@@ -10,17 +10,21 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from attention_examples import MASK_FILL, apply_mask, causal_mask, padding_mask, softmax
+from tests.seed_values import seed_tensor, seed_tensors
 
 
 def test_apply_mask_seed_000() -> None:
     # seed 000, In [13]-[14]: the second position is padding
     scores = np.array([3.0, 1.0, -2.0], dtype=np.float32)
     masked = apply_mask(scores, np.array([False, True, False]))
+    printed = [t.numpy() for t in seed_tensors("masking", "padding-one-query", torch.float64)]
+    # printed "[ 3.  1. -2.] -> softmax [0.8756006  0.11849965 0.00589975]" first
+    assert_array_equal(scores, printed[0])
     # printed "[ 3.e+00 -1.e+09 -2.e+00]"
-    assert_array_equal(masked, np.array([3.0, -1e9, -2.0], dtype=np.float32))
+    assert_array_equal(masked, printed[2].astype(np.float32))
     assert masked.dtype == np.float32
     # printed "-> softmax [0.9933072  0.         0.00669285]"
-    assert_allclose(softmax(masked), [0.9933072, 0.0, 0.00669285], rtol=1e-6)
+    assert_allclose(softmax(masked), printed[3], rtol=1e-6)
     # The original scores are left alone (seed 000 copies them first).
     assert_array_equal(scores, [3.0, 1.0, -2.0])
 
@@ -36,22 +40,16 @@ def test_mask_fill_is_seed_000s_value_and_vanishes_after_softmax() -> None:
 
 def test_causal_mask_seed_004() -> None:
     # seed 004, In [59]: torch.triu(torch.ones(6, 6), diagonal=1), printed as floats and as bools
-    expected = torch.tensor(
-        [
-            [0.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-            [0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
-            [0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
-            [0.0, 0.0, 0.0, 0.0, 1.0, 1.0],
-            [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-        ]
+    expected, expected_bool = seed_tensors("causal_attention", "triu-mask") + seed_tensors(
+        "causal_attention", "triu-bool"
     )
+    assert torch.equal(expected_bool, expected.bool())
     mask = causal_mask(6)
     assert mask.dtype == torch.bool
     assert torch.equal(mask.float(), expected)
     assert torch.equal(mask, expected.bool())
     # seed 004, In [45]: mask_simple = torch.tril(torch.ones(6, 6)), the positions kept
-    assert torch.equal((~mask).float(), torch.tril(torch.ones(6, 6)))
+    assert torch.equal((~mask).float(), seed_tensor("masking", "tril"))
 
 
 def test_apply_mask_on_tensors_keeps_dtype_and_device() -> None:
@@ -130,7 +128,13 @@ SCORES = np.array([3.0, 1.0, -2.0])
         (SCORES, np.zeros(3, bool), {"fill": float("nan")}, TypeError, r"fill: expected a number"),
         (SCORES, np.zeros(3, bool), {"fill": "-inf"}, TypeError, r"fill: expected a number.*str"),
         (np.array([np.nan, 0.0, 1.0]), np.zeros(3, bool), {}, ValueError, r"scores: expected fin"),
-        (np.array([np.inf, 0.0, 1.0]), np.zeros(3, bool), {}, ValueError, r"scores:.*\+inf"),
+        (
+            np.array([np.inf, 0.0, 1.0]),
+            np.zeros(3, bool),
+            {},
+            ValueError,
+            r"scores: expected finite numbers or -inf, got NaN or inf",
+        ),
         (np.float64(1.0), np.zeros((), bool), {}, ValueError, r"scores: expected a 1-D to 8-D"),
         (np.zeros(0), np.zeros(0, bool), {}, ValueError, r"scores: expected at least one element"),
         (
@@ -138,9 +142,16 @@ SCORES = np.array([3.0, 1.0, -2.0])
             torch.tensor([1, 0, 1]),
             {},
             TypeError,
-            r"mask: expected a boolean tensor \(True = masked\), got a torch.int64 tensor",
+            r"mask: expected dtype torch.bool \(True = masked out\), got torch.int64; "
+            r"use mask.bool\(\)",
         ),
-        (torch.ones(3), np.zeros(3, bool), {}, TypeError, r"mask: expected a boolean tensor"),
+        (
+            torch.ones(3),
+            np.zeros(3, bool),
+            {},
+            TypeError,
+            r"mask: expected a boolean torch.Tensor, got a bool array of shape \(3,\)",
+        ),
         (
             torch.ones(2, 3),
             torch.zeros(2, dtype=torch.bool),
@@ -156,18 +167,23 @@ SCORES = np.array([3.0, 1.0, -2.0])
             r"mask: expected a shape that broadcasts to the scores' shape \(3,\), got \(2, 3\)",
         ),
         (torch.tensor([1, 2]), torch.zeros(2, dtype=torch.bool), {}, TypeError, r"scores: .*int64"),
-        (
-            torch.tensor([torch.nan]),
-            torch.zeros(1, dtype=torch.bool),
-            {},
-            ValueError,
-            r"scores:.*NaN",
-        ),
     ],
 )
 def test_apply_mask_rejects(scores, mask, kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         apply_mask(scores, mask, **kwargs)
+
+
+def test_apply_mask_on_tensors_lets_nan_and_inf_through() -> None:
+    # NaN in, NaN out, as in PyTorch: tensors are not scanned. A NaN or inf that is kept
+    # stays in the result; one that is masked is replaced by the fill, like any score.
+    scores = torch.tensor([[torch.nan, 1.0, torch.inf], [2.0, torch.nan, -torch.inf]])
+    mask = torch.tensor([[False, False, True], [False, True, False]])
+    out = apply_mask(scores, mask, fill=MASK_FILL)
+    expected = torch.tensor([[torch.nan, 1.0, MASK_FILL], [2.0, MASK_FILL, -torch.inf]])
+    torch.testing.assert_close(out, expected, equal_nan=True, rtol=0, atol=0)
+    assert scores[0, 0].isnan()  # a copy: the input is unchanged
+    assert scores[0, 2] == torch.inf
 
 
 @pytest.mark.parametrize(

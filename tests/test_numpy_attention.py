@@ -15,6 +15,7 @@ from attention_examples import (
     scaled_dot_product_attention,
     word_vectors,
 )
+from tests.seed_values import seed_tensor
 
 
 def test_word_vectors_seed_001() -> None:
@@ -49,12 +50,7 @@ def test_projection_weights_leave_the_global_generator_alone() -> None:
 def test_attention_seed_001() -> None:
     # seed 001, In [6]: print(attention), float64 with 8 decimals
     attention, weights, scores = numpy_attention(word_vectors(), *projection_weights())
-    expected = [
-        [0.98522025, 1.74174051, 0.75652026],
-        [0.90965265, 1.40965265, 0.5],
-        [0.99851226, 1.75849334, 0.75998108],
-        [0.99560386, 1.90407309, 0.90846923],
-    ]
+    expected = seed_tensor("numpy_attention", "attention-output", dtype=torch.float64).numpy()
     assert_allclose(attention, expected, rtol=0.0, atol=5e-9)
     assert attention.shape == (4, 3)
     assert weights.shape == scores.shape == (4, 4)

@@ -1,6 +1,9 @@
-"""Tests of attention_examples.plotting: the heatmap used by the book's figures."""
+"""Tests of attention_examples.plotting: the heatmap and the benchmark curves."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from attention_examples import (
     JOURNEY_TOKENS,
     journey_inputs,
     plot_attention_heatmap,
+    plot_benchmark,
     simple_self_attention,
 )
 
@@ -106,3 +110,47 @@ def test_non_square_without_key_labels_uses_positions() -> None:
     ax = plot_attention_heatmap(np.ones((2, 3)), ["a", "b"])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
     assert_array_equal([t.get_text() for t in ax.get_yticklabels()], ["a", "b"])
+
+
+# --- benchmark curves -----------------------------------------------------------------
+
+RESULTS = Path(__file__).parents[1] / "benchmarks" / "results.json"
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return json.loads(RESULTS.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("kind", ["time", "memory", "decode"])
+def test_plot_benchmark_draws_every_series(results, kind) -> None:
+    ax = plot_benchmark(results, kind)
+    names = list(results[kind]["series"])
+    assert [line.get_label() for line in ax.get_lines()][: len(names)] == names
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+
+
+def test_plot_benchmark_errors() -> None:
+    with pytest.raises(ValueError, match="kind: expected"):
+        plot_benchmark({}, "speed")
+    with pytest.raises(ValueError, match="results: expected a mapping with a 'time' section"):
+        plot_benchmark({}, "time")
+    bad = {"time": {"tokens": [1, 2], "series": {"a": [1.0]}}}
+    with pytest.raises(ValueError, match="series 'a' of 'time' has 1 values"):
+        plot_benchmark(bad, "time")
+
+
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        ({"series": {"a": [1.0]}}, r"results: expected the 'time' section to have 'tokens'"),
+        ({"tokens": [1, 2]}, r"results: expected the 'time' section to have 'series'"),
+        (
+            {"tokens": [1, 2], "series": [1.0, 2.0]},
+            r"results: expected 'time'\['series'\] to map names to values, got list",
+        ),
+    ],
+)
+def test_plot_benchmark_names_results_for_a_malformed_section(section, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        plot_benchmark({"time": section}, "time")

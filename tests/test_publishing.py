@@ -167,6 +167,12 @@ def test_workflow_runs_the_readme_test_command(workflow):
         assert set(sessions) <= known, f"the workflow runs unknown sessions {sessions}"
 
 
+def test_workflow_checks_the_wheel(workflow):
+    """The wheel session is not in the default run: CI runs it on its own."""
+    assert "wheel" in nox_sessions(), "the noxfile has no wheel session"
+    assert ["wheel"] in nox_invocations(run_commands(workflow)), "CI never runs nox -s wheel"
+
+
 def test_workflow_publishes_the_checked_site(workflow):
     jobs = workflow["jobs"]
     builders = [name for name, job in jobs.items() if "actions/upload-pages-artifact" in uses(job)]
@@ -306,6 +312,7 @@ def canonical(html: str) -> str | None:
     return match.group(1) if match else None
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_pages_have_canonical_urls_and_opengraph_tags(edition):
     pages = chapter_pages(edition)
@@ -327,6 +334,7 @@ def test_pages_have_canonical_urls_and_opengraph_tags(edition):
     assert len(bases) == 1, f"pages disagree on where the site is published: {bases}"
 
 
+@pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_sitemap_lists_every_page_and_its_twin(edition):
     path = edition_dir(edition) / "sitemap.xml"

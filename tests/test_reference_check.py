@@ -9,6 +9,7 @@ test builds a tiny book with Sphinx and myst-nb, as ``nox -s docs`` does.
 
 from __future__ import annotations
 
+import doctest
 import json
 import shutil
 import subprocess
@@ -23,7 +24,8 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The checker is a tool of its own (the book's build reads it too): tools/.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import reference_check as rc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "reference_outputs"
@@ -637,6 +639,17 @@ def test_source_pages_are_the_notebook_pages(tmp_path: Path) -> None:
     assert list(rc.source_pages(tmp_path)) == ["a", "b", "d"]
 
 
+def test_the_checker_examples_pass() -> None:
+    """The examples in the checker's docstrings (it lives in tools/, outside pytest's paths)."""
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(rc):
+        runner.run(test, out=report.append)
+    results = runner.summarize(verbose=False)
+    assert results.attempted > 0, "the checker's docstrings lost their examples"
+    assert results.failed == 0, "".join(report)
+
+
 # --- end to end: a tiny book built with Sphinx and myst-nb ---------------------------
 
 TOY_PAGE = """\
@@ -692,6 +705,7 @@ def sphinx_build(source: Path, out: Path, *options: str) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow
 def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
     """Build a tiny book in two editions as ``nox -s docs`` does, then check it."""
     pytest.importorskip("myst_nb")
@@ -703,9 +717,10 @@ def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
         textwrap.dedent(f"""\
             import sys
             sys.path.insert(0, {str(extension)!r})
-            from editions import finalise_executed_notebooks
 
-            extensions = ["myst_nb", "reference_outputs"]
+            # as the book's build does: executed notebooks hold the outputs the page
+            # shows, also when they come from the cache (the second edition)
+            extensions = ["myst_nb", "reference_outputs", "executed_notebooks"]
             exclude_patterns = ["_build"]
             nb_execution_mode = "cache"
             nb_execution_cache_path = {str(tmp_path / "cache")!r}
@@ -713,11 +728,6 @@ def test_end_to_end_with_sphinx(tmp_path: Path) -> None:
             nb_merge_streams = True
             reference_outputs_dir = {str(refs)!r}
             reference_outputs_checker = {str(Path(rc.__file__).resolve())!r}
-
-            def setup(app):
-                # as the book's build does: executed notebooks hold the outputs the
-                # page shows, also when they come from the cache (the second edition)
-                app.connect("env-updated", finalise_executed_notebooks)
             """),
         encoding="utf-8",
     )

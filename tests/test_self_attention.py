@@ -13,25 +13,19 @@ from torch.testing import assert_close
 from attention_examples import (
     SelfAttentionV1,
     SelfAttentionV2,
+    causal_mask,
     journey_batch,
     journey_inputs,
     scaled_dot_product_attention,
     transfer_weights,
 )
+from attention_examples.self_attention import attend
+from tests.seed_values import seed_tensor, seed_tensors
 
 FOUR_DECIMALS = {"rtol": 0.0, "atol": 5.1e-5}
 
 # seed 004, In [20] and In [33]: SelfAttention_v2 created right after SelfAttention_v1
-SEED_004_V2 = torch.tensor(
-    [
-        [0.5085, 0.3508],
-        [0.5084, 0.3508],
-        [0.5084, 0.3506],
-        [0.5074, 0.3471],
-        [0.5076, 0.3446],
-        [0.5077, 0.3493],
-    ]
-)
+SEED_004_V2 = seed_tensor("self_attention", "v2-after-v1")
 
 
 # --- seed 003: torch.randn weights -------------------------------------------------------
@@ -45,9 +39,7 @@ def randn_v1() -> SelfAttentionV1:
 
 def test_randn_weights_seed_003(randn_v1: SelfAttentionV1) -> None:
     # seed 003, In [19]: W_q, W_k, W_v drawn with torch.randn after torch.manual_seed(123)
-    W_q = torch.tensor([[-0.1115, 0.1204], [-0.3696, -0.2404], [-1.1969, 0.2093]])
-    W_k = torch.tensor([[-0.9724, -0.7550], [0.3239, -0.1085], [0.2103, -0.3908]])
-    W_v = torch.tensor([[0.2350, 0.6653], [0.3528, 0.9728], [-0.0386, -0.8861]])
+    W_q, W_k, W_v = seed_tensors("self_attention", "weights-randn")
     assert_close(randn_v1.W_query.detach(), W_q, **FOUR_DECIMALS)
     assert_close(randn_v1.W_key.detach(), W_k, **FOUR_DECIMALS)
     assert_close(randn_v1.W_value.detach(), W_v, **FOUR_DECIMALS)
@@ -60,45 +52,30 @@ def test_one_query_step_by_step_seed_003(randn_v1: SelfAttentionV1) -> None:
         keys = x @ randn_v1.W_key
         values = x @ randn_v1.W_value
     # seed 003, In [20]
-    assert_close(query_2, torch.tensor([-1.1729, -0.0048]), **FOUR_DECIMALS)
+    assert_close(query_2, seed_tensor("self_attention", "query-journey"), **FOUR_DECIMALS)
     # seed 003, In [21]
-    expected_keys = torch.tensor(
-        [
-            [-0.1823, -0.6888],
-            [-0.1142, -0.7676],
-            [-0.1443, -0.7728],
-            [0.0434, -0.3580],
-            [-0.6467, -0.6476],
-            [0.3262, -0.3395],
-        ]
-    )
+    expected_keys = seed_tensor("self_attention", "keys-randn")
     assert_close(keys, expected_keys, **FOUR_DECIMALS)
     # seed 003, In [22]: key_2 and the single score query_2 . key_2
-    assert_close(keys[1], torch.tensor([-0.1142, -0.7676]), **FOUR_DECIMALS)
-    assert_close(torch.dot(query_2, keys[1]), torch.tensor(0.1376), **FOUR_DECIMALS)
+    key_2, score = seed_tensors("self_attention", "score-journey-journey")
+    assert_close(keys[1], key_2, **FOUR_DECIMALS)
+    assert_close(torch.dot(query_2, keys[1]), score, **FOUR_DECIMALS)
     # seed 003, In [23]: all six scores of query 2
-    expected_scores = torch.tensor([0.2172, 0.1376, 0.1730, -0.0491, 0.7616, -0.3809])
+    expected_scores = seed_tensor("self_attention", "scores-journey")
     assert_close(query_2 @ keys.T, expected_scores, **FOUR_DECIMALS)
     # seed 003, In [24]-[26]: weights scaled by sqrt(d_k = 2), their sum, the context vector
     context, weights = scaled_dot_product_attention(query_2[None], keys, values)
-    expected_weights = torch.tensor([[0.1704, 0.1611, 0.1652, 0.1412, 0.2505, 0.1117]])
-    assert_close(weights, expected_weights, **FOUR_DECIMALS)
-    assert_close(weights.sum(), torch.tensor(1.0), **FOUR_DECIMALS)
-    assert_close(context, torch.tensor([[0.2854, 0.4081]]), **FOUR_DECIMALS)
+    expected_weights = seed_tensor("self_attention", "weights-journey")
+    assert_close(weights[0], expected_weights, **FOUR_DECIMALS)
+    assert_close(
+        weights.sum(), seed_tensor("self_attention", "weights-journey-sum"), **FOUR_DECIMALS
+    )
+    assert_close(context[0], seed_tensor("self_attention", "context-journey"), **FOUR_DECIMALS)
 
 
 def test_v1_randn_seed_003(randn_v1: SelfAttentionV1) -> None:
     # seed 003, In [43]: SelfAttention_V1 with torch.randn weights after torch.manual_seed(123)
-    expected = torch.tensor(
-        [
-            [0.2845, 0.4071],
-            [0.2854, 0.4081],
-            [0.2854, 0.4075],
-            [0.2864, 0.3974],
-            [0.2863, 0.3910],
-            [0.2860, 0.4039],
-        ]
-    )
+    expected = seed_tensor("self_attention", "v1-randn")
     assert_close(randn_v1(journey_inputs()), expected, **FOUR_DECIMALS)
 
 
@@ -106,16 +83,7 @@ def test_v2_seed_003() -> None:
     # seed 003, In [49]: SelfAttention_V2 right after torch.manual_seed(123)
     torch.manual_seed(123)
     sa_v2 = SelfAttentionV2(d_in=3, d_out=2)
-    expected = torch.tensor(
-        [
-            [-0.5337, -0.1051],
-            [-0.5323, -0.1080],
-            [-0.5323, -0.1079],
-            [-0.5297, -0.1076],
-            [-0.5311, -0.1066],
-            [-0.5299, -0.1081],
-        ]
-    )
+    expected = seed_tensor("self_attention", "v2-first")
     assert_close(sa_v2(journey_inputs()), expected, **FOUR_DECIMALS)
 
 
@@ -130,12 +98,13 @@ def test_one_query_with_rand_weights_seed_004() -> None:
     with torch.no_grad():
         query_2, keys, values = x[1] @ sa.W_query, x @ sa.W_key, x @ sa.W_value
         assert keys.shape == values.shape == (6, 2)  # "keys.shape: torch.Size([6, 2])"
-        expected_scores = torch.tensor([1.2705, 1.8524, 1.8111, 1.0795, 0.5577, 1.5440])
+        _, _, expected_scores, expected_weights, expected_context = seed_tensors(
+            "self_attention", "uniform-journey"
+        )
         assert_close(query_2 @ keys.T, expected_scores, **FOUR_DECIMALS)
         context, weights = scaled_dot_product_attention(query_2[None], keys, values)
-    expected_weights = torch.tensor([[0.1500, 0.2264, 0.2199, 0.1311, 0.0906, 0.1820]])
-    assert_close(weights, expected_weights, **FOUR_DECIMALS)
-    assert_close(context, torch.tensor([[0.3061, 0.8210]]), **FOUR_DECIMALS)
+    assert_close(weights[0], expected_weights, **FOUR_DECIMALS)
+    assert_close(context[0], expected_context, **FOUR_DECIMALS)
 
 
 def test_v1_and_v2_seed_004() -> None:
@@ -144,16 +113,7 @@ def test_v1_and_v2_seed_004() -> None:
     sa_v2 = SelfAttentionV2(3, 2)  # seed 004 creates it right after sa_v1, without reseeding
     x = journey_inputs()
     # seed 004, In [16]
-    expected_v1 = torch.tensor(
-        [
-            [0.2996, 0.8053],
-            [0.3061, 0.8210],
-            [0.3058, 0.8203],
-            [0.2948, 0.7939],
-            [0.2927, 0.7891],
-            [0.2990, 0.8040],
-        ]
-    )
+    expected_v1 = seed_tensor("self_attention", "v1-rand")
     assert_close(sa_v1(x), expected_v1, **FOUR_DECIMALS)
     # seed 004, In [20]
     assert_close(sa_v2(x), SEED_004_V2, **FOUR_DECIMALS)
@@ -369,8 +329,6 @@ Q = torch.ones(2, 3, 4)
             r"query: expected a floating-point tensor, got dtype torch.int64",
         ),
         ((Q, Q, Q.int()), TypeError, r"value: expected a floating-point tensor.*x.float\(\)"),
-        ((Q, Q * torch.nan, Q), ValueError, r"key: expected finite numbers, got NaN or infinite"),
-        ((Q, Q, Q * torch.inf), ValueError, r"value: expected finite numbers, got NaN or infinite"),
         (
             (torch.ones(2, 0, 4), Q, Q),
             ValueError,
@@ -420,43 +378,49 @@ def test_sdpa_rejects_bad_masks_and_dropout(kwargs, error, match) -> None:
         scaled_dot_product_attention(Q, Q, Q, **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("dropout", "error", "match"),
-    [
-        (
-            lambda w: w[..., :2],
-            ValueError,
-            r"dropout: expected the callable to return the weights' shape \(2, 3, 3\), "
-            r"got \(2, 3, 2\)",
-        ),
-        (
-            lambda w: w.sum(),
-            ValueError,
-            r"dropout: expected the callable to return the weights' shape \(2, 3, 3\), got \(\)",
-        ),
-        (
-            lambda w: w.tolist(),
-            TypeError,
-            r"dropout: expected the callable to return a tensor like the weights, got list",
-        ),
-        (lambda w: None, TypeError, r"dropout: expected the callable to return a tensor.*None"),
-        (
-            lambda w: w.double(),
-            TypeError,
-            r"dropout: expected the callable to return the weights' dtype torch.float32, "
-            r"got torch.float64",
-        ),
-        (
-            lambda w: w.to("meta"),
-            ValueError,
-            r"dropout: expected the callable to return a tensor on cpu like the weights, "
-            r"got one on meta",
-        ),
-    ],
-)
-def test_sdpa_rejects_a_dropout_that_returns_the_wrong_thing(dropout, error, match) -> None:
-    with pytest.raises(error, match=match):
-        scaled_dot_product_attention(Q, Q, Q, dropout=dropout)
+def test_sdpa_propagates_nan_as_pytorch_does() -> None:
+    # NaN in, NaN out, as in PyTorch: no exception, and the NaN reaches exactly the
+    # entries of the formula written out (masked scores replaced by -inf, as
+    # Tensor.masked_fill does; PyTorch's function instead adds -inf to a NaN score, which
+    # stays NaN). A NaN query gives a NaN row; a NaN key poisons the rows that see it; a
+    # NaN value reaches every row through weights @ values (0 * NaN is NaN).
+
+    def written_out_attention(query, key, value, mask):
+        scores = query @ key.mT / key.shape[-1] ** 0.5
+        if mask is not None:
+            scores = scores.masked_fill(mask, -torch.inf)
+        return torch.softmax(scores, dim=-1) @ value
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 4, 5).unbind(0)
+    mask = causal_mask(4)
+    for name in ("query", "key", "value"):
+        tensors = {"query": q.clone(), "key": k.clone(), "value": v.clone()}
+        tensors[name][0, 2, 1] = torch.nan
+        for m in (None, mask):
+            context, weights = scaled_dot_product_attention(**tensors, mask=m)
+            expected = written_out_attention(*tensors.values(), m)
+            assert context[0].isnan().any(), (name, m)
+            assert not context[1].isnan().any(), (name, m)
+            assert_close(context, expected, equal_nan=True)
+    # a NaN key hidden by the mask from the queries before it: their weights stay finite
+    bad_key = k.clone()
+    bad_key[0, 3] = torch.nan
+    _, weights = scaled_dot_product_attention(q, bad_key, v, mask=mask)
+    assert not weights[0, :3].isnan().any()
+    assert weights[0, 3].isnan().all()
+
+
+def test_attend_is_the_unchecked_formula() -> None:
+    # attend is what scaled_dot_product_attention runs after its checks: same results.
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 4), torch.randn(2, 5, 4), torch.randn(2, 5, 6)
+    mask = torch.rand(2, 3, 5) < 0.3
+    for m in (None, mask):
+        context, weights = attend(q, k, v, m, None)
+        expected_context, expected_weights = scaled_dot_product_attention(q, k, v, m)
+        assert torch.equal(context, expected_context)
+        assert torch.equal(weights, expected_weights)
 
 
 def test_sdpa_accepts_any_dropout_callable_of_the_right_shape() -> None:
@@ -475,7 +439,6 @@ def test_sdpa_accepts_any_dropout_callable_of_the_right_shape() -> None:
         (torch.ones(1, 2, 6, 3), ValueError, r"x: expected a 2-D or 3-D tensor, got shape"),
         (torch.ones(6, 4), ValueError, r"x: expected the last dimension to be d_in=3, got shape"),
         (torch.ones(6, 3, dtype=torch.int64), TypeError, r"x: expected a floating-point tensor"),
-        (torch.full((6, 3), torch.nan), ValueError, r"x: expected finite numbers"),
         (torch.ones(0, 3), ValueError, r"x: expected at least one element.*\(0, 3\)"),
         (
             torch.ones(6, 3, dtype=torch.float64),
@@ -488,6 +451,23 @@ def test_modules_reject_bad_input(cls, x, error, match) -> None:
     module = cls(3, 2)
     with pytest.raises(error, match=match):
         module(x)
+
+
+@pytest.mark.parametrize("cls", [SelfAttentionV1, SelfAttentionV2])
+def test_modules_propagate_nan(cls) -> None:
+    # NaN in, NaN out, as in PyTorch: no exception. Every query attends to every key
+    # (no mask here), so a NaN token makes every output of its sequence NaN; the other
+    # sequence of the batch is unchanged.
+    torch.manual_seed(0)
+    module = cls(3, 2)
+    x = journey_batch()
+    x[0, 4] = torch.nan
+    with torch.no_grad():
+        out, weights = module(x, return_weights=True)
+        clean = module(journey_batch())
+    assert out[0].isnan().all()
+    assert weights[0].isnan().any()
+    assert_close(out[1], clean[1], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("cls", [SelfAttentionV1, SelfAttentionV2])

@@ -28,6 +28,8 @@ from tests.site_conftest import (
     require,
 )
 
+pytestmark = pytest.mark.site
+
 # What a reader searching for a term must find: the chapters about it (by module and
 # page name). Pages whose title contains the term are expected as well (see below).
 SEARCH_EXPECTATIONS = {
@@ -147,6 +149,7 @@ def test_both_editions_have_the_same_pages():
 # --- every page loads cleanly --------------------------------------------------------
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(all_site_pages()))
 def test_page_loads_without_console_errors(item, page_report):
     edition, page = require(item)
@@ -155,6 +158,7 @@ def test_page_loads_without_console_errors(item, page_report):
     assert not visit.broken_resources, "\n".join(visit.broken_resources)
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(all_site_pages()))
 def test_page_makes_no_request_outside_localhost(item, page_report):
     edition, page = require(item)
@@ -162,6 +166,7 @@ def test_page_makes_no_request_outside_localhost(item, page_report):
     assert len(external) == 0, f"{len(external)} blocked request(s):\n" + "\n".join(external)
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(all_site_pages()))
 def test_math_is_rendered(item, page_report):
     edition, page = require(item)
@@ -204,6 +209,7 @@ def normalised(url: str) -> str:
     return url[: -len("index.html")] if url.endswith("index.html") else url
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(all_site_pages()))
 def test_language_switch_opens_the_twin_page_and_back(item, open_page, site_server):
     edition, page = require(item)
@@ -242,6 +248,7 @@ def expected_search_results(edition: str, term: str) -> set[str]:
     return expected
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(("edition", "term"), SEARCH_CASES)
 def test_search_lists_the_expected_pages(edition, term, open_page, site_server):
     expected = expected_search_results(edition, term)
@@ -286,6 +293,7 @@ def expected_copy(shown: str) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(pages_containing('<div class="highlight">')))
 def test_copy_buttons_copy_the_code_only(item, open_page, site_server):
     edition, page = require(item)
@@ -321,6 +329,7 @@ EXERCISES_JS = """
 """
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(pages_containing("exercise admonition")))
 def test_exercise_solutions_are_hidden_until_opened(item, open_page, site_server):
     edition, page = require(item)
@@ -373,6 +382,7 @@ def test_heatmaps_are_present(edition):
         assert len(images) == len(english), f"{edition}/{page}: image count differs from en"
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(pages_containing("<img ")))
 def test_images_have_alt_text_in_the_page_language(item, page_report):
     edition, page = require(item)
@@ -417,6 +427,7 @@ OVERFLOW_JS = """
 """
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("item", page_params(all_site_pages()))
 def test_nothing_overflows_at_phone_width(item, open_page, site_server):
     edition, page = require(item)
@@ -432,6 +443,7 @@ def test_nothing_overflows_at_phone_width(item, open_page, site_server):
 # --- 404 -----------------------------------------------------------------------------
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_missing_page_shows_the_404_page(edition, open_page, site_server):
     url = site_server.url(edition, "no/such/page.html")

@@ -30,6 +30,8 @@ from tests.site_conftest import (
     edition_dir,
 )
 
+pytestmark = pytest.mark.site
+
 ALLOWED = Path(__file__).with_name("site_html_allowed.toml")
 VNU = ROOT / "tools" / "vnu.py"
 
@@ -284,6 +286,8 @@ def checker_messages() -> list[dict]:
     return report["messages"]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("vnu")  # one run of the checker for both
 def test_html_is_valid(checker_messages):
     allowed = load_allowed()
     errors = [
@@ -303,6 +307,8 @@ def test_html_is_valid(checker_messages):
     assert not errors, f"{len(errors)} HTML error(s):\n" + "\n".join(summary)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("vnu")  # one run of the checker for both
 def test_every_allowed_error_still_occurs(checker_messages):
     unused = [
         entry["message"]

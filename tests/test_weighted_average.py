@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from attention_examples import attention_once, weighted_average
+from tests.seed_values import seed_tensor, seed_tensors
 
 # Seed 000 prints float64 values with 8 decimals: they are exact to half a unit there.
 EIGHT_DECIMALS = {"rtol": 0.0, "atol": 5e-9}
@@ -19,7 +20,8 @@ V = np.array([[10.0, 0.0], [0.0, 10.0], [5.0, 5.0]])
 
 def test_weighted_average_seed_000() -> None:
     # seed 000, In [6]: weighted_average(V, [0.7, 0.2, 0.1]) prints [7.5 2.5]
-    assert_allclose(weighted_average(V, np.array([0.7, 0.2, 0.1])), [7.5, 2.5], rtol=1e-12)
+    expected = seed_tensor("weighted_average", "weighted-average", dtype=torch.float64).numpy()
+    assert_allclose(weighted_average(V, np.array([0.7, 0.2, 0.1])), expected, rtol=1e-12)
     # seed 000, In [7]: the same as the matrix product w @ V
     w = np.array([0.7, 0.2, 0.1])
     assert_allclose(weighted_average(V, w), w @ V, rtol=1e-12)
@@ -31,9 +33,12 @@ def test_attention_once_seed_000() -> None:
     K = np.array([[1.0, 0.0], [0.7, 0.2], [-1.0, 0.0]])
     values = V.astype(np.float32)
     out, w, s = attention_once(q, K, values)
-    assert_allclose(s, [1.0, 0.7, -1.0], rtol=1e-12)
-    assert_allclose(w, [0.53300543, 0.39486013, 0.07213444], **EIGHT_DECIMALS)
-    assert_allclose(out, [5.69072648, 4.30927352], **EIGHT_DECIMALS)
+    seed_s, seed_w, seed_out = (
+        t.numpy() for t in seed_tensors("weighted_average", "attention-once", torch.float64)
+    )
+    assert_allclose(s, seed_s, rtol=1e-12)
+    assert_allclose(w, seed_w, **EIGHT_DECIMALS)
+    assert_allclose(out, seed_out, **EIGHT_DECIMALS)
 
 
 def test_weights_are_normalised_first() -> None:
@@ -81,7 +86,12 @@ def test_attention_once_matches_torch(seed: int, n: int, d: int, dv: int) -> Non
     [
         (V[0], np.ones(3), ValueError, r"values: expected a 2-D array, got shape \(2,\)"),
         (V, np.ones((3, 1)), ValueError, r"weights: expected a 1-D array, got shape \(3, 1\)"),
-        (V, np.ones(2), ValueError, r"weights: expected one weight per row of values \(3\), got 2"),
+        (
+            V,
+            np.ones(2),
+            ValueError,
+            r"weights: expected 3 along the first axis, one per row of values, got shape \(2,\)",
+        ),
         (V, np.array([1.0, -1.0, 1.0]), ValueError, r"weights: expected non-negative"),
         (V, np.zeros(3), ValueError, r"weights: all weights are zero"),
         (V, np.array([1.0, np.nan, 1.0]), ValueError, r"weights: expected finite numbers, got NaN"),
@@ -111,7 +121,13 @@ K = np.array([[1.0, 0.0], [0.7, 0.2], [-1.0, 0.0]])
     [
         (Q[None], K, V, ValueError, r"query: expected a 1-D array, got shape \(1, 2\)"),
         (Q, K[:, :1], V, ValueError, r"keys: expected 2 columns to match the query's length"),
-        (Q, K, V[:2], ValueError, r"values: expected one row per key \(3\), got shape \(2, 2\)"),
+        (
+            Q,
+            K,
+            V[:2],
+            ValueError,
+            r"values: expected 3 along the first axis, one per key, got shape \(2, 2\)",
+        ),
         (Q, K, V[0], ValueError, r"values: expected a 2-D array, got shape \(2,\)"),
         (np.array([np.nan, 0.0]), K, V, ValueError, r"query: expected finite numbers"),
         (torch.tensor(Q), K, V, TypeError, r"query: expected a NumPy array"),

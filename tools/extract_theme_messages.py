@@ -9,7 +9,7 @@ keeps ``sphinx.po`` in step with the theme like every page's catalog:
     python tools/extract_theme_messages.py _build/gettext/pot
 
 Sources: every ``{% trans %}`` and ``_()`` in the templates of furo, sphinx-basic-ng and
-``docs/_templates``, and the hard-coded words listed in ``docs/_ext/editions.py``.
+``docs/_templates``, and the hard-coded words listed in ``docs/_ext/theme_words.py``.
 
 It also rewrites the source locations of every template in the directory (``#: ../../
 docs/softmax.md:16``, relative to wherever they were extracted) relative to the repository
@@ -61,14 +61,14 @@ def template_messages() -> dict[str, list[tuple[str, int]]]:
 
 
 def extension_messages() -> dict[str, list[tuple[str, int]]]:
-    """The hard-coded interface words that docs/_ext/editions.py translates itself."""
+    """The hard-coded interface words that docs/_ext/theme_words.py translates itself."""
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
-        import editions
+        import theme_words
     finally:
         sys.path.remove(str(DOCS / "_ext"))
-    source = "docs/_ext/editions.py"
-    words = (*editions.UNTRANSLATED_ATTRIBUTES, *editions.CELL_PROMPTS)
+    source = "docs/_ext/theme_words.py"
+    words = (*theme_words.UNTRANSLATED_ATTRIBUTES, *theme_words.CELL_PROMPTS)
     return {word: [(source, 0)] for word in words}
 
 

@@ -7,7 +7,9 @@ the two queries; that record then counts as surplus and is deleted, before its o
 written the notebook, and the owner's build fails with "Notebook file does not exist for
 cache record". The book's cache holds one record per page, far below the limit, so this
 extension trims only when the cache holds more records than its limit, checked with one
-query, and then trims as jupyter-cache does.
+query, and then trims as jupyter-cache does. Upstream: ``truncate_caches`` at
+https://github.com/executablebooks/jupyter-cache/blob/v1.0.1/jupyter_cache/cache/main.py#L105
+(called after each stored notebook, line 249 of the same file).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from typing import Any
 from jupyter_cache.cache.db import NbCacheRecord, Setting, session_context
 from jupyter_cache.cache.main import CACHE_LIMIT_KEY, DEFAULT_CACHE_LIMIT, JupyterCacheBase
 from sphinx.application import Sphinx
+from upstream import require_version
+
+JUPYTER_CACHE_VERSION = "1.0.1"
+UPSTREAM = (
+    "https://github.com/executablebooks/jupyter-cache/blob/v1.0.1/jupyter_cache/cache/main.py#L105"
+)
 
 _trim = JupyterCacheBase.truncate_caches
 
@@ -31,6 +39,9 @@ def truncate_caches_when_full(self: JupyterCacheBase) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    require_version(
+        "jupyter-cache", JUPYTER_CACHE_VERSION, "the cache trimming of docs/_ext", UPSTREAM
+    )
     # Applied in the main process, before Sphinx forks its parallel readers.
     JupyterCacheBase.truncate_caches = truncate_caches_when_full
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

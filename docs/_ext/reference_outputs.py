@@ -2,7 +2,7 @@
 
 The tables are rendered from the same data, read by the same code, as the check that
 compares the executed pages with the seeds (``tests/reference_outputs/<page>.toml``,
-read by ``tests/reference_check.py``), so the list in the book cannot disagree with
+read by ``tools/reference_check.py``), so the list in the book cannot disagree with
 what is checked. One table per page, in reading order; each output takes two rows: the
 cell (a link to it on its page), what it prints and where the seed printed it; below,
 the text the seed printed.
@@ -21,7 +21,7 @@ Configuration (paths relative to the configuration directory):
 ``reference_outputs_dir``
     the directory of the ``<page>.toml`` files (default ``../tests/reference_outputs``)
 ``reference_outputs_checker``
-    the module that reads them (default ``../tests/reference_check.py``)
+    the module that reads them (default ``../tools/reference_check.py``)
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def resolve_tables(app: Sphinx, doctree: nodes.document, docname: str) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("reference_outputs_dir", "../tests/reference_outputs", "env", str)
-    app.add_config_value("reference_outputs_checker", "../tests/reference_check.py", "env", str)
+    app.add_config_value("reference_outputs_checker", "../tools/reference_check.py", "env", str)
     app.add_directive("reference-outputs", ReferenceOutputs)
     app.connect("doctree-read", anchor_reference_cells)
     app.connect("env-purge-doc", purge_anchors)

@@ -15,8 +15,8 @@ and compares them, in order, with the numbers of the expected text:
 
 Run it from the command line after ``nox -s docs``::
 
-    python tests/reference_check.py            # every edition, every page
-    python tests/reference_check.py --edition en
+    python tools/reference_check.py            # every edition, every page
+    python tools/reference_check.py --edition en
 
 ``tests/test_reference_outputs.py`` runs the same checks as one test per page and edition.
 """
