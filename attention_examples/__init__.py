@@ -26,6 +26,17 @@ from .grouped_attention import (
 )
 from .journey import JOURNEY_TOKENS, journey_batch, journey_inputs
 from .kv_cache import KVCache, decode_step, generate
+from .learning import (
+    IGNORE_INDEX,
+    AttentionOnlyModel,
+    TaskBatch,
+    accuracy,
+    attention_mass,
+    plot_loss_curve,
+    previous_token_task,
+    repeated_sequence_task,
+    train,
+)
 from .masking import MASK_FILL, apply_mask, causal_mask, padding_mask, sliding_window_mask
 from .multihead_attention import MultiHeadAttention, MultiHeadAttentionWrapper
 from .numpy_attention import numpy_attention, projection_weights, word_vectors
@@ -58,9 +69,11 @@ from .weighted_average import attention_once, weighted_average
 __version__ = "0.1.0"
 
 __all__ = [
+    "IGNORE_INDEX",
     "JOURNEY_TOKENS",
     "MASK_FILL",
     "MODEL_CONFIGS",
+    "AttentionOnlyModel",
     "CausalAttention",
     "CrossAttention",
     "FusedMultiHeadAttention",
@@ -71,8 +84,11 @@ __all__ = [
     "MultiHeadAttentionWrapper",
     "SelfAttentionV1",
     "SelfAttentionV2",
+    "TaskBatch",
+    "accuracy",
     "apply_mask",
     "apply_rope",
+    "attention_mass",
     "attention_once",
     "attention_scores",
     "attention_scores_loop",
@@ -94,11 +110,14 @@ __all__ = [
     "padding_mask",
     "plot_attention_heatmap",
     "plot_benchmark",
+    "plot_loss_curve",
     "plot_position_encoding",
     "plot_ring_buffer",
     "plot_scores_by_distance",
+    "previous_token_task",
     "projection_weights",
     "reachable",
+    "repeated_sequence_task",
     "scaled_dot_product_attention",
     "scores_for_query_loop",
     "self_attention_minimal",
@@ -109,6 +128,7 @@ __all__ = [
     "softmax_naive",
     "softmax_stable",
     "tiled_attention",
+    "train",
     "transfer_weights",
     "weighted_average",
     "word_vectors",
