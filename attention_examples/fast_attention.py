@@ -126,6 +126,26 @@ class FusedMultiHeadAttention(MultiHeadAttention):
         return context.masked_fill(sees_nothing, 0.0), None
 
 
+def block_kind(q_start: int, q_end: int, k_start: int, k_end: int, offset: int) -> str:
+    """What a causal kernel does with queries ``[q_start, q_end)`` and keys ``[k_start, k_end)``.
+
+    Query ``i`` sees key ``j`` when ``j <= i + offset``, with ``offset = T_k - T_q``
+    (bottom-right alignment: the last query sees every key). The block is
+    ``"skipped"`` when no query of it sees any of its keys, ``"masked"`` when some
+    see and some do not (the boundary crosses it), else ``"computed"`` in full.
+
+    >>> [block_kind(0, 2, k, k + 2, offset=0) for k in (0, 2)]
+    ['masked', 'skipped']
+    >>> block_kind(0, 2, 0, 2, offset=2)  # two more keys than queries: all seen
+    'computed'
+    """
+    if k_start > q_end - 1 + offset:  # even the block's last query sees none of its keys
+        return "skipped"
+    if k_end - 1 > q_start + offset:  # its first query misses the block's last key
+        return "masked"
+    return "computed"
+
+
 def tiled_attention(
     query: Tensor,
     key: Tensor,

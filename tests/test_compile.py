@@ -27,9 +27,7 @@ MODULES = {
         D_IN, D_OUT // HEADS, CONTEXT, 0.0, HEADS
     ),
     "MultiHeadAttention": lambda: ae.MultiHeadAttention(D_IN, D_OUT, CONTEXT, 0.0, HEADS),
-    "FusedMultiHeadAttention": lambda: ae.FusedMultiHeadAttention(
-        D_IN, D_OUT, CONTEXT, 0.0, HEADS
-    ),
+    "FusedMultiHeadAttention": lambda: ae.FusedMultiHeadAttention(D_IN, D_OUT, CONTEXT, 0.0, HEADS),
 }
 TAKES_PADDING = {name for name in MODULES if not name.startswith("SelfAttention")}
 
