@@ -300,6 +300,8 @@ class _TiledAttention(torch.autograd.Function):
         ctx: torch.autograd.function.FunctionCtx, grad_output: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, None, None]:
         query, key, value, output, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+        # The gradient of a sum arrives expanded (stride 0): matrix products would copy it.
+        grad_output = grad_output.contiguous()
         num_queries, num_keys = query.shape[-2], key.shape[-2]
         offset, scale = num_keys - num_queries, 1.0 / math.sqrt(query.shape[-1])
         grad_query, grad_key, grad_value = (torch.zeros_like(t) for t in (query, key, value))
