@@ -14,6 +14,13 @@ from .causal_attention import (
     mask_before_softmax,
 )
 from .devices import best_device
+from .diagrams import (
+    draw_kv_cache,
+    draw_memory_hierarchy,
+    draw_multihead_reshape,
+    draw_projections,
+    draw_tiling_grid,
+)
 from .fast_attention import FusedMultiHeadAttention, tiled_attention
 from .grouped_attention import (
     MODEL_CONFIGS,
@@ -98,6 +105,11 @@ __all__ = [
     "context_vector_loop",
     "decode_step",
     "dot_product_loop",
+    "draw_kv_cache",
+    "draw_memory_hierarchy",
+    "draw_multihead_reshape",
+    "draw_projections",
+    "draw_tiling_grid",
     "generate",
     "grouped_attend",
     "journey_batch",

@@ -15,6 +15,7 @@ The third, decoding token by token with a key/value cache, is in
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -128,6 +129,26 @@ class FusedMultiHeadAttention(MultiHeadAttention):
         return context.masked_fill(sees_nothing, 0.0), None
 
 
+def block_kind(q_start: int, q_end: int, k_start: int, k_end: int, offset: int) -> str:
+    """What a causal kernel does with queries ``[q_start, q_end)`` and keys ``[k_start, k_end)``.
+
+    Query ``i`` sees key ``j`` when ``j <= i + offset``, with ``offset = T_k - T_q``
+    (bottom-right alignment: the last query sees every key). The block is
+    ``"skipped"`` when no query of it sees any of its keys, ``"masked"`` when some
+    see and some do not (the boundary crosses it), else ``"computed"`` in full.
+
+    >>> [block_kind(0, 2, k, k + 2, offset=0) for k in (0, 2)]
+    ['masked', 'skipped']
+    >>> block_kind(0, 2, 0, 2, offset=2)  # two more keys than queries: all seen
+    'computed'
+    """
+    if k_start > q_end - 1 + offset:  # even the block's last query sees none of its keys
+        return "skipped"
+    if k_end - 1 > q_start + offset:  # its first query misses the block's last key
+        return "masked"
+    return "computed"
+
+
 def tiled_attention(
     query: Tensor,
     key: Tensor,
@@ -135,7 +156,7 @@ def tiled_attention(
     block_size: int = 128,
     causal: bool = False,
 ) -> Tensor:
-    """Exact attention computed block by block with an online softmax.
+    """Exact attention computed block by block with an online softmax; it also trains.
 
     The queries are cut into blocks of ``block_size`` rows; each query block visits
     the keys and values ``block_size`` at a time and keeps, per query, a running
@@ -145,28 +166,44 @@ def tiled_attention(
     time is more than a ``block_size x block_size`` piece of the scores held, so
     the extra memory grows with ``T`` (the output), not ``T^2``.
 
-    With ``causal=True`` key blocks that lie wholly in a query block's future are
-    skipped, and only the diagonal blocks are masked.
+    Like FlashAttention, the forward pass saves only the output and, per query, the
+    log-sum-exp ``m + log(l)`` of its scores; the backward pass recomputes each
+    block's weights from them, ``P = exp(S - lse)``, and accumulates the gradients
+    block by block (FlashAttention-2's backward), so training needs no ``T x T``
+    tensor either.
+
+    With ``causal=True`` the alignment is bottom right: query ``i`` sees keys
+    ``j <= i + T_k - T_q``, as in a decoding or chunked-prefill step whose queries
+    are the last ``T_q`` tokens. Key blocks wholly in a query block's future are
+    skipped, and only the blocks the boundary crosses are masked
+    (:func:`block_kind`). There is no padding mask.
 
     Args:
         query: (..., T_q, d_k) one query per row.
         key: (..., T_k, d_k) one key per row; same leading dimensions as ``query``.
         value: (..., T_k, d_v) one value per key.
         block_size: rows per query block and per key block.
-        causal: query ``i`` sees only keys ``j <= i`` (needs ``T_q == T_k``).
+        causal: query ``i`` sees only keys ``j <= i + T_k - T_q`` (needs ``T_q <= T_k``).
 
     Returns:
         (..., T_q, d_v) the context vectors, equal to
-        :func:`~attention_examples.scaled_dot_product_attention`'s up to rounding.
+        :func:`~attention_examples.scaled_dot_product_attention`'s up to rounding,
+        with gradients for ``query``, ``key`` and ``value`` when they require them.
         The weights are never formed, so they are not returned.
 
     >>> _ = torch.manual_seed(0)
-    >>> q, k, v = torch.randn(3, 2, 10, 4).unbind(0)  # (2, 10, 4) each
+    >>> q, k, v = torch.randn(3, 2, 10, 4, dtype=torch.float64).unbind(0)  # (2, 10, 4) each
+    >>> q.requires_grad_()
+    tensor(...)
     >>> context = tiled_attention(q, k, v, block_size=3, causal=True)
     >>> context.shape
     torch.Size([2, 10, 4])
     >>> expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    >>> torch.allclose(context, expected, atol=1e-6)
+    >>> torch.allclose(context, expected)
+    True
+    >>> (grad,) = torch.autograd.grad(context.sum(), q)
+    >>> (expected_grad,) = torch.autograd.grad(expected.sum(), q)
+    >>> torch.allclose(grad, expected_grad)
     True
     """
     query = check_tensor("query", query, ndim=range(2, 9))
@@ -186,34 +223,105 @@ def tiled_attention(
     block_size = check_positive_int("block_size", block_size)
     check_bool("causal", causal)
     num_queries, num_keys = query.shape[-2], key.shape[-2]
-    if causal and num_queries != num_keys:
+    if causal and num_queries > num_keys:
         raise ValueError(
-            f"causal: needs as many queries as keys, got {num_queries} queries and {num_keys} keys"
+            "causal: needs at most as many queries as keys (query i sees the keys up to "
+            f"i + T_k - T_q), got {num_queries} queries and {num_keys} keys"
         )
+    return _TiledAttention.apply(query, key, value, block_size, causal)
 
-    scale = 1.0 / math.sqrt(query.shape[-1])
-    output = query.new_empty(*query.shape[:-1], value.shape[-1])  # (..., T_q, d_v)
-    for q_start in range(0, num_queries, block_size):
-        q_end = min(q_start + block_size, num_queries)
-        q_block = query[..., q_start:q_end, :] * scale  # (..., Bq, d_k), scaled once per block
-        row_max = query.new_full((*q_block.shape[:-1], 1), -math.inf)  # m: (..., Bq, 1)
-        row_sum = query.new_zeros(row_max.shape)  # l: (..., Bq, 1)
-        acc = query.new_zeros(*q_block.shape[:-1], value.shape[-1])  # (..., Bq, d_v)
-        k_stop = q_end if causal else num_keys  # keys at or after q_end are all future
-        for k_start in range(0, k_stop, block_size):
-            k_end = min(k_start + block_size, num_keys)
-            # (..., Bq, d_k) @ (..., d_k, Bk) -> (..., Bq, Bk)
-            scores = q_block @ key[..., k_start:k_end, :].transpose(-2, -1)
-            if causal and k_end > q_start + 1:  # the block reaches past some query's diagonal
-                rows = torch.arange(q_start, q_end, device=query.device)[:, None]
-                cols = torch.arange(k_start, k_end, device=query.device)[None, :]
-                scores = scores.masked_fill(cols > rows, -math.inf)
-            new_max = torch.maximum(row_max, scores.amax(dim=-1, keepdim=True))
-            # Every query sees key 0 in the first block, so new_max is finite from here on.
-            rescale = torch.exp(row_max - new_max)  # exp(-inf) = 0 at the first block
-            p = torch.exp(scores - new_max)  # (..., Bq, Bk), each at most 1
-            row_sum = row_sum * rescale + p.sum(dim=-1, keepdim=True)
-            acc = acc * rescale + p @ value[..., k_start:k_end, :]  # -> (..., Bq, d_v)
-            row_max = new_max
-        output[..., q_start:q_end, :] = acc / row_sum
-    return output
+
+def _scores(
+    q_block: Tensor, key: Tensor, q_start: int, k_start: int, kind: str, offset: int
+) -> Tensor:
+    """One block of scaled scores, with -inf where a causal query may not look."""
+    scores = q_block @ key.transpose(-2, -1)  # (..., Bq, d_k) @ (..., d_k, Bk) -> (..., Bq, Bk)
+    if kind == "masked":
+        rows = torch.arange(q_start, q_start + q_block.shape[-2], device=key.device)[:, None]
+        cols = torch.arange(k_start, k_start + key.shape[-2], device=key.device)[None, :]
+        scores = scores.masked_fill(cols > rows + offset, -math.inf)
+    return scores
+
+
+def _key_blocks(
+    q_start: int, q_end: int, num_keys: int, offset: int, size: int, causal: bool
+) -> Iterator[tuple[int, int, str]]:
+    """Yield (k_start, k_end, kind) for the key blocks a query block visits, in order."""
+    for k_start in range(0, num_keys, size):
+        k_end = min(k_start + size, num_keys)
+        kind = block_kind(q_start, q_end, k_start, k_end, offset) if causal else "computed"
+        if kind == "skipped":  # this and every later key block lie in the future
+            return
+        yield k_start, k_end, kind
+
+
+class _TiledAttention(torch.autograd.Function):
+    """The forward and backward passes of :func:`tiled_attention`, block by block."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        block_size: int,
+        causal: bool,
+    ) -> Tensor:
+        num_queries, num_keys = query.shape[-2], key.shape[-2]
+        offset, scale = num_keys - num_queries, 1.0 / math.sqrt(query.shape[-1])
+        output = query.new_empty(*query.shape[:-1], value.shape[-1])  # (..., T_q, d_v)
+        lse = query.new_empty(*query.shape[:-1], 1)  # log-sum-exp per query: (..., T_q, 1)
+        for q_start in range(0, num_queries, block_size):
+            q_end = min(q_start + block_size, num_queries)
+            q_block = query[..., q_start:q_end, :] * scale  # (..., Bq, d_k), scaled once
+            row_max = query.new_full((*q_block.shape[:-1], 1), -math.inf)  # m: (..., Bq, 1)
+            row_sum = query.new_zeros(row_max.shape)  # l: (..., Bq, 1)
+            acc = query.new_zeros(*q_block.shape[:-1], value.shape[-1])  # (..., Bq, d_v)
+            for k_start, k_end, kind in _key_blocks(
+                q_start, q_end, num_keys, offset, block_size, causal
+            ):
+                scores = _scores(
+                    q_block, key[..., k_start:k_end, :], q_start, k_start, kind, offset
+                )
+                new_max = torch.maximum(row_max, scores.amax(dim=-1, keepdim=True))
+                # Every query sees key 0, so new_max is finite from the first block on.
+                rescale = torch.exp(row_max - new_max)  # exp(-inf) = 0 at the first block
+                p = torch.exp(scores - new_max)  # (..., Bq, Bk), each at most 1
+                row_sum = row_sum * rescale + p.sum(dim=-1, keepdim=True)
+                acc = acc * rescale + p @ value[..., k_start:k_end, :]  # -> (..., Bq, d_v)
+                row_max = new_max
+            output[..., q_start:q_end, :] = acc / row_sum
+            lse[..., q_start:q_end, :] = row_max + torch.log(row_sum)
+        ctx.save_for_backward(query, key, value, output, lse)
+        ctx.block_size, ctx.causal = block_size, causal
+        return output
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad_output: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, None, None]:
+        query, key, value, output, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+        # The gradient of a sum arrives expanded (stride 0): matrix products would copy it.
+        grad_output = grad_output.contiguous()
+        num_queries, num_keys = query.shape[-2], key.shape[-2]
+        offset, scale = num_keys - num_queries, 1.0 / math.sqrt(query.shape[-1])
+        grad_query, grad_key, grad_value = (torch.zeros_like(t) for t in (query, key, value))
+        delta = (grad_output * output).sum(dim=-1, keepdim=True)  # rowsum(dO * O): (..., T_q, 1)
+        size, causal = ctx.block_size, ctx.causal  # type: ignore[attr-defined]
+        for q_start in range(0, num_queries, size):  # as in forward: query blocks outside
+            q_end = min(q_start + size, num_queries)
+            q_block = query[..., q_start:q_end, :]  # (..., Bq, d_k)
+            d_out = grad_output[..., q_start:q_end, :]  # dO: (..., Bq, d_v)
+            for k_start, k_end, kind in _key_blocks(q_start, q_end, num_keys, offset, size, causal):
+                k_block = key[..., k_start:k_end, :]  # (..., Bk, d_k)
+                scores = _scores(q_block * scale, k_block, q_start, k_start, kind, offset)
+                p = torch.exp(
+                    scores - lse[..., q_start:q_end, :]
+                )  # the weights again: (.., Bq, Bk)
+                grad_value[..., k_start:k_end, :] += p.transpose(-2, -1) @ d_out  # dV += P^T dO
+                d_p = d_out @ value[..., k_start:k_end, :].transpose(-2, -1)  # dP = dO V^T
+                d_s = p * (d_p - delta[..., q_start:q_end, :])  # dS = P * (dP - rowsum(dO * O))
+                grad_query[..., q_start:q_end, :] += (d_s @ k_block) * scale  # dQ += dS K scale
+                grad_key[..., k_start:k_end, :] += (d_s.transpose(-2, -1) @ q_block) * scale
+        return grad_query, grad_key, grad_value, None, None

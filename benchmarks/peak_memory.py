@@ -1,7 +1,10 @@
 """Peak extra memory of one attention computation, measured in a fresh process.
 
-Usage: ``python benchmarks/peak_memory.py IMPLEMENTATION NUM_TOKENS [--threads N]``;
-prints one JSON object: ``{"peak_extra_bytes": ..., "seconds": ...}``.
+Usage: ``python benchmarks/peak_memory.py IMPLEMENTATION NUM_TOKENS [--threads N]
+[--mode forward|forward+backward] [--num-heads H]``; prints one JSON object:
+``{"peak_extra_bytes": ..., "seconds": ...}``. In ``forward+backward`` mode the inputs
+require gradients and the measurement covers the forward pass, ``out.sum().backward()``
+and the three gradients it leaves, as one training step of the attention core would.
 
 PyTorch's CPU allocator has no statistics of its own, and ``tracemalloc`` sees only
 Python's allocations, so we ask the operating system. Linux keeps, per process, the
@@ -62,6 +65,28 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{STATUS} has no {field} line")
 
 
+def measure_training(name: str, num_tokens: int, num_heads: int) -> dict[str, float]:
+    """Peak extra bytes and seconds of a forward and backward pass of ``IMPLEMENTATIONS[name]``."""
+    fn = IMPLEMENTATIONS[name]
+    torch.manual_seed(0)
+    q, k, v = (
+        torch.randn(BATCH, num_heads, num_tokens, HEAD_DIM, requires_grad=True) for _ in range(3)
+    )
+    small = [torch.randn(BATCH, num_heads, 256, HEAD_DIM, requires_grad=True) for _ in range(3)]
+    fn(*small).sum().backward()  # warm-up: thread pools, kernel selection, autograd engine
+    del small
+    gc.collect()
+    CLEAR_REFS.write_text("5")  # VmHWM := VmRSS
+    before = _status_kib("VmRSS")
+    start = time.perf_counter()
+    fn(q, k, v).sum().backward()
+    seconds = time.perf_counter() - start
+    peak = _status_kib("VmHWM")
+    assert q.grad is not None
+    assert q.grad.shape == q.shape
+    return {"peak_extra_bytes": (peak - before) * 1024, "seconds": seconds}
+
+
 def measure(name: str, num_tokens: int) -> dict[str, float]:
     """Peak extra bytes and seconds of one call of ``IMPLEMENTATIONS[name]``."""
     if not CLEAR_REFS.exists():
@@ -89,9 +114,16 @@ def main() -> None:
     parser.add_argument("implementation", choices=sorted(IMPLEMENTATIONS))
     parser.add_argument("num_tokens", type=int)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--mode", choices=("forward", "forward+backward"), default="forward")
+    parser.add_argument("--num-heads", type=int, default=NUM_HEADS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(json.dumps(measure(args.implementation, args.num_tokens)))
+    if not CLEAR_REFS.exists():
+        raise SystemExit("peak memory is measured through /proc/self: it needs Linux")
+    if args.mode == "forward":
+        print(json.dumps(measure(args.implementation, args.num_tokens)))
+    else:
+        print(json.dumps(measure_training(args.implementation, args.num_tokens, args.num_heads)))
 
 
 if __name__ == "__main__":

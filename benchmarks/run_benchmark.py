@@ -14,9 +14,15 @@ Run it with ``nox -s bench`` (or ``python benchmarks/run_benchmark.py``). It
    depends on the size of the score tensors on a CPU;
 6. times one decoding step of grouped-query attention with 12, 4 and 1 key/value
    heads, with the size of its KV cache, at several cached lengths;
+7. measures the peak extra memory of a forward *and backward* pass, step by step
+   (autograd) and tiled (its own backward), at T = 1024 ... 8192 in fresh processes
+   (``--only training_memory``: slow, not part of the full run);
 7. writes everything to ``benchmarks/results.json`` with the machine and the
    versions, redraws the figures in ``benchmarks/figures/`` and prints the ratios
    against their targets.
+
+``--only training_memory`` recomputes that one section and its ratio and updates the
+existing results file, leaving every other section as it was.
 
 Timing: every forward pass runs in inference mode (modules in ``eval()``, under
 ``torch.inference_mode()``), as when a trained model is used. A *round* times every
@@ -72,6 +78,9 @@ BLOCK_SIZE = 128
 # Sequence lengths of the time curves, with the rounds at each (fewer where slow).
 SCALING_ROUNDS = {128: 6, 256: 6, 512: 6, 1024: 10, 2048: 3}
 MEMORY_TOKENS = (1024, 2048, 4096, 8192)
+# Forward plus backward keeps several (T, T) tensors for autograd in the step-by-step
+# version: 4 heads rather than 12 keep its peak at T = 8192 near 5 GiB.
+TRAINING_TOKENS, TRAINING_HEADS = (1024, 2048, 4096, 8192), 4
 DECODE_TOKENS = (128, 256, 512, 1024, 2048)
 DECODE_ROUNDS = 10
 BATCH_SIZES = (1, 2, 4, 8)  # the wrapper against the batched module
@@ -86,6 +95,7 @@ TARGETS = {
     "mha_vs_torch_mha": 1.10,
     "fused_vs_torch_mha": 0.75,
     "tiled_vs_naive_memory": 1 / 8,
+    "tiled_vs_naive_training_memory": 1 / 8,
 }
 
 Case = Callable[[], Tensor]
@@ -251,6 +261,73 @@ def run_memory(threads: int, log: Callable[[str], None]) -> dict:
         "series": peak,
         "seconds": seconds,
     }
+
+
+def run_training_memory(threads: int, log: Callable[[str], None]) -> dict:
+    """Peak extra bytes of one forward and backward pass, step by step and tiled."""
+    script = HERE / "peak_memory.py"
+    names = ("scaled_dot_product_attention", "tiled_attention")
+    peak: dict[str, list[int]] = {name: [] for name in names}
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for num_tokens in TRAINING_TOKENS:
+        scores_bytes = 4 * num_tokens**2 * TRAINING_HEADS  # one (1, H, T, T) float32 matrix
+        available = _meminfo_bytes("MemAvailable")
+        if available is not None and 6 * scores_bytes > available:
+            raise SystemExit(
+                f"T={num_tokens}: the step-by-step forward and backward pass needs about "
+                f"{5 * scores_bytes / 2**30:.1f} GiB, but only {available / 2**30:.1f} GiB "
+                "are available; close other programs and run again"
+            )
+        for name in names:
+            command = [sys.executable, str(script), name, str(num_tokens)]
+            command += ["--threads", str(threads), "--mode", "forward+backward"]
+            command += ["--num-heads", str(TRAINING_HEADS)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            measured = json.loads(out.strip().splitlines()[-1])
+            peak[name].append(measured["peak_extra_bytes"])
+            seconds[name].append(measured["seconds"])
+            log(f"T={num_tokens} {name} forward+backward: "
+                f"{measured['peak_extra_bytes'] / 2**20:.1f} MiB")  # fmt: skip
+    return {
+        "tokens": list(TRAINING_TOKENS),
+        "shape": {"batch": 1, "num_heads": TRAINING_HEADS, "head_dim": HEAD_DIM},
+        "mode": "forward+backward: out.sum().backward(), gradients of q, k and v included",
+        "method": (
+            "peak resident set size (VmHWM) in a fresh process, reset through "
+            "/proc/self/clear_refs just before the forward pass, minus the resident size then"
+        ),
+        "series": peak,
+        "seconds": seconds,
+    }
+
+
+def training_memory_ratio(training: dict) -> dict[str, Any]:
+    at = training["tokens"].index(max(training["tokens"]))
+    tiled, naive = (
+        training["series"][n][at] for n in ("tiled_attention", "scaled_dot_product_attention")
+    )
+    ratio = _ratio(
+        "training_memory",
+        "tiled_attention",
+        "scaled_dot_product_attention",
+        tiled / naive,
+        f"peak extra memory of forward+backward at T={training['tokens'][at]}",
+        TARGETS["tiled_vs_naive_training_memory"],
+    )
+    ratio["tokens"] = training["tokens"][at]
+    return ratio
+
+
+# The sections that --only can recompute alone, and the ratios each one feeds.
+SECTIONS: dict[str, tuple[Callable[..., dict], dict[str, Callable[[dict], dict]]]] = {
+    "decode": (lambda threads, log: run_decode(threads, log), {}),
+    "batch_sizes": (lambda threads, log: run_batch_sizes(threads, log), {}),
+    "grouped": (lambda threads, log: run_grouped(threads, log), {}),
+    "training_memory": (
+        run_training_memory,
+        {"tiled_vs_naive_training_memory": training_memory_ratio},
+    ),
+}
 
 
 def _meminfo_bytes(field: str) -> int | None:
@@ -553,11 +630,6 @@ def print_ratios(results: dict) -> None:
 
 
 # The sections that --only can rerun alone: each replaces its key of the results file.
-SECTIONS: dict[str, Callable[[int, Callable[[str], None]], dict]] = {
-    "decode": run_decode,
-    "batch_sizes": run_batch_sizes,
-    "grouped": run_grouped,
-}
 
 
 def main() -> None:
@@ -584,6 +656,11 @@ def main() -> None:
         help="threads for PyTorch (default: %(default)s); on a machine busy with other "
         "work, fewer threads than cores avoid waiting for a descheduled thread",
     )
+    parser.add_argument(
+        "--only",
+        choices=sorted(SECTIONS),
+        help="recompute one section and its ratios, and update the existing results file",
+    )
     args = parser.parse_args()
     if args.quick:
         if args.output == RESULTS:
@@ -594,6 +671,8 @@ def main() -> None:
         MEMORY_TOKENS, DECODE_TOKENS = (256, 512), (32, 64)
         BATCH_SIZES, BATCH_ROUNDS = (1, 2), 2
         GROUPED_TOKENS, GROUPED_ROUNDS = (64, 128), 2
+        global TRAINING_TOKENS
+        TRAINING_TOKENS = (256, 512)
     if args.replot:
         results = json.loads(args.output.read_text(encoding="utf-8"))
         draw_figures(results, args.figures)
@@ -611,9 +690,13 @@ def main() -> None:
     log(f"{machine()['cpu']}, {threads} threads, torch {torch.__version__}, load {load_before}")
     if args.only:
         results = json.loads(args.output.read_text(encoding="utf-8"))
-        results[args.only] = SECTIONS[args.only](threads, log)
+        run, section_ratios = SECTIONS[args.only]
+        results[args.only] = run(threads, log)
+        for key, ratio in section_ratios.items():
+            results["ratios"][key] = ratio(results[args.only])
         args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        log(f"replaced the section {args.only!r} of {args.output}")
+        log(f"updated {args.only} in {args.output}")
+        print_ratios(results)
         return
     comparison, scaling = run_scaling(threads, log)
     memory = run_memory(threads, log)

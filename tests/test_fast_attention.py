@@ -33,11 +33,16 @@ TOL = {"atol": 1e-5, "rtol": 1e-5}  # float32
 
 
 def reference_attention(query, key, value, causal=False):
-    """softmax(Q K^T / sqrt(d_k)) V in float64, written out independently."""
+    """softmax(Q K^T / sqrt(d_k)) V in float64, written out independently.
+
+    Causal is bottom-right aligned: query i sees key j when j <= i + T_k - T_q.
+    """
     q, k, v = (t.double() for t in (query, key, value))
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if causal:
-        scores = scores.masked_fill(causal_mask(scores.shape[-1]), -math.inf)
+        t_q, t_k = scores.shape[-2:]
+        rows, cols = torch.arange(t_q)[:, None], torch.arange(t_k)[None, :]
+        scores = scores.masked_fill(cols > rows + (t_k - t_q), -math.inf)
     return torch.softmax(scores, dim=-1) @ v
 
 
@@ -279,8 +284,8 @@ def test_fused_training_dropout_scales_the_kept_weight_by_1_over_1_minus_p(p: fl
 def test_tiled_equals_naive_attention(
     lead, num_queries, num_keys, d_k, d_v, block_size, causal, dtype, seed
 ):
-    if causal:
-        num_keys = num_queries
+    if causal:  # bottom-right: at most as many queries as keys
+        num_queries, num_keys = min(num_queries, num_keys), max(num_queries, num_keys)
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(*lead, num_queries, d_k, generator=g, dtype=dtype)
     k = torch.randn(*lead, num_keys, d_k, generator=g, dtype=dtype)
@@ -289,10 +294,11 @@ def test_tiled_equals_naive_attention(
     out = tiled_attention(q, k, v, block_size=block_size, causal=causal)
     assert out.shape == (*lead, num_queries, d_v)
     assert out.dtype == dtype
-    assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=causal), **tol)
     assert_close(out.double(), reference_attention(q, k, v, causal), **tol)
-    mask = causal_mask(num_queries) if causal else None
-    assert_close(out, scaled_dot_product_attention(q, k, v, mask)[0], **tol)
+    if num_queries == num_keys or not causal:
+        assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=causal), **tol)
+        mask = causal_mask(num_queries) if causal else None
+        assert_close(out, scaled_dot_product_attention(q, k, v, mask)[0], **tol)
 
 
 def test_tiled_is_stable_for_large_scores() -> None:
@@ -319,6 +325,99 @@ def test_tiled_gradients_match_the_fused_function() -> None:
         assert_close(tiled_grad, fused_grad, **TOL)
 
 
+def grads_of(fn, inputs, grad_output):
+    """The gradients of <fn(*inputs), grad_output> with respect to every input."""
+    return torch.autograd.grad(fn(*inputs), inputs, grad_output)
+
+
+def random_inputs(shape_q, shape_k, d_v, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(*shape_q, generator=g, dtype=dtype, requires_grad=True)
+    k = torch.randn(*shape_k, generator=g, dtype=dtype, requires_grad=True)
+    v = torch.randn(*shape_k[:-1], d_v, generator=g, dtype=dtype, requires_grad=True)
+    grad_output = torch.randn(*shape_q[:-1], d_v, generator=g, dtype=dtype)
+    return (q, k, v), grad_output
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("block_size", [1, 4, 7, 64])
+def test_tiled_gradients_equal_pytorchs_in_float64(causal: bool, block_size: int) -> None:
+    inputs, grad_output = random_inputs((2, 3, 19, 8), (2, 3, 19, 8), 5)
+    tiled = grads_of(
+        lambda q, k, v: tiled_attention(q, k, v, block_size, causal), inputs, grad_output
+    )
+    fused = grads_of(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal),
+        inputs,
+        grad_output,
+    )
+    for name, mine, theirs in zip("qkv", tiled, fused, strict=True):
+        assert_close(mine, theirs, atol=1e-12, rtol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize(("num_queries", "num_keys"), [(1, 9), (3, 10), (5, 13), (8, 8)])
+def test_tiled_bottom_right_causal_gradients_equal_an_explicit_mask(
+    num_queries: int, num_keys: int
+) -> None:
+    inputs, grad_output = random_inputs((2, num_queries, 6), (2, num_keys, 6), 4, seed=1)
+    tiled = grads_of(lambda q, k, v: tiled_attention(q, k, v, 3, causal=True), inputs, grad_output)
+    reference = grads_of(
+        lambda q, k, v: reference_attention(q, k, v, causal=True), inputs, grad_output
+    )
+    for name, mine, theirs in zip("qkv", tiled, reference, strict=True):
+        assert_close(mine, theirs, atol=1e-12, rtol=1e-10, msg=name)
+    # the last query sees every key, as a decoding step does
+    out = tiled_attention(*inputs, block_size=3, causal=True)
+    last = F.scaled_dot_product_attention(inputs[0][..., -1:, :], inputs[1], inputs[2])
+    assert_close(out[..., -1:, :], last)
+
+
+@pytest.mark.parametrize(
+    ("num_queries", "num_keys", "causal"), [(5, 5, True), (3, 7, True), (4, 6, False)]
+)
+def test_tiled_passes_gradcheck(num_queries: int, num_keys: int, causal: bool) -> None:
+    inputs, _ = random_inputs((2, num_queries, 3), (2, num_keys, 3), 2, seed=2)
+    assert torch.autograd.gradcheck(
+        lambda q, k, v: tiled_attention(q, k, v, block_size=2, causal=causal), inputs
+    )
+
+
+@given(
+    lead=st.lists(st.integers(1, 2), min_size=0, max_size=2),
+    num_queries=st.integers(1, 24),
+    num_keys=st.integers(1, 24),
+    d_k=st.integers(1, 8),
+    d_v=st.integers(1, 8),
+    block_size=st.integers(1, 30),
+    causal=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_tiled_gradients_equal_the_reference_for_any_shape(
+    lead, num_queries, num_keys, d_k, d_v, block_size, causal, seed
+):
+    if causal:
+        num_queries, num_keys = min(num_queries, num_keys), max(num_queries, num_keys)
+    inputs, grad_output = random_inputs(
+        (*lead, num_queries, d_k), (*lead, num_keys, d_k), d_v, seed
+    )
+    tiled = grads_of(
+        lambda q, k, v: tiled_attention(q, k, v, block_size, causal), inputs, grad_output
+    )
+    reference = grads_of(lambda q, k, v: reference_attention(q, k, v, causal), inputs, grad_output)
+    for name, mine, theirs in zip("qkv", tiled, reference, strict=True):
+        assert_close(mine, theirs, atol=1e-11, rtol=1e-9, msg=name)
+
+
+def test_tiled_backward_never_allocates_the_score_matrix() -> None:
+    num_tokens, head_dim = 1024, 16
+    q, k, v = (torch.randn(1, 2, num_tokens, head_dim, requires_grad=True) for _ in range(3))
+    scores_bytes = 2 * num_tokens * num_tokens * 4  # (1, 2, T, T) float32
+    out = tiled_attention(q, k, v, block_size=64, causal=True)
+    tiled = largest_allocation(lambda: out.sum().backward())
+    # the backward node's event counts what it allocates: three (1, 2, T, head_dim) gradients
+    assert tiled <= 3 * 2 * num_tokens * head_dim * 4 < scores_bytes // 8
+
+
 def largest_allocation(fn) -> int:
     """The most bytes any single operator allocated while ``fn`` ran."""
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -340,8 +439,11 @@ def test_tiled_never_allocates_the_score_matrix() -> None:
 
 def test_tiled_input_errors() -> None:
     x = torch.randn(2, 5, 4)
-    with pytest.raises(ValueError, match="causal: needs as many queries as keys"):
-        tiled_attention(x, torch.randn(2, 6, 4), torch.randn(2, 6, 4), causal=True)
+    with pytest.raises(
+        ValueError,
+        match=r"causal: needs at most as many queries as keys .* got 5 queries and 4 keys",
+    ):
+        tiled_attention(x, torch.randn(2, 4, 4), torch.randn(2, 4, 4), causal=True)
     with pytest.raises(ValueError, match="block_size"):
         tiled_attention(x, x, x, block_size=0)
     with pytest.raises(TypeError, match="block_size"):
