@@ -645,11 +645,6 @@ def main() -> None:
         help="a smoke test: one or two rounds, short sequences (needs --output)",
     )
     parser.add_argument(
-        "--only",
-        choices=sorted(SECTIONS),
-        help="run this section alone and replace it in the existing --output file",
-    )
-    parser.add_argument(
         "--threads",
         type=int,
         default=torch.get_num_threads(),
