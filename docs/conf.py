@@ -39,6 +39,7 @@ extensions = [
     "editions",
     "execution_cache",
     "glossary_table",
+    "print_edition",
     "reference_outputs",
 ]
 
@@ -120,6 +121,7 @@ html_sidebars = {
         "sidebar/scroll-start.html",
         "sidebar/navigation.html",
         "sidebar/notebook-download.html",
+        "sidebar/pdf-download.html",
         "sidebar/scroll-end.html",
     ]
 }
