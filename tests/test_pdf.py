@@ -71,7 +71,8 @@ def title(document: str, edition: str) -> str:
     catalog_path = DOCS / "locale" / "zh_CN" / "LC_MESSAGES" / f"{document}.po"
     with catalog_path.open("rb") as file:
         message = read_po(file).get(english)
-    assert message is not None and message.string, f"{catalog_path}: no title {english!r}"
+    assert message is not None, f"{catalog_path}: no title {english!r}"
+    assert message.string, f"{catalog_path}: {english!r} is not translated"
     return message.string
 
 
@@ -169,7 +170,9 @@ def unembedded_fonts(page) -> list[str]:
         font = font.get_object()
         if font.get("/Subtype") == "/Type3":
             continue  # glyphs drawn by the PDF itself
-        descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+        descendant = font
+        if "/DescendantFonts" in font:  # a composite (Type0) font: its glyphs are below
+            descendant = font["/DescendantFonts"][0].get_object()
         descriptor = descendant.get("/FontDescriptor")
         descriptor = descriptor.get_object() if descriptor is not None else {}
         if not any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")):

@@ -1,6 +1,6 @@
 """Print one edition's single-page build to PDF with headless Chromium.
 
-    python tools/build_pdf.py _build/en/singlehtml/index.html _build/pdf/attention-step-by-step-en.pdf
+    python tools/build_pdf.py _build/en/singlehtml/index.html _build/pdf/book-en.pdf
 
 Why this route and not Sphinx's LaTeX builder: the site tests already drive Debian's
 Chromium, so the PDF needs no other large system package (TeX Live with its Chinese
