@@ -62,16 +62,42 @@ async () => {
   }
   for (const button of document.querySelectorAll("button.toggle-button")) button.remove();
 
-  // Chapters: the top-level section of every document that the toctree includes.
-  const chapters = [];
+  // Chapters. Sphinx's single page nests every document of the toctree inside the
+  // landing page's "Contents" section; the book has the landing page (the preface) and
+  // then each chapter at the same level, so each gets a bookmark of its own.
+  for (const link of document.querySelectorAll(".headerlink")) link.remove();
+  const preface = titlePage.nextElementSibling;
+  const sections = [preface];
+  let last = preface;
   for (const marker of document.querySelectorAll('span[id^="document-"]')) {
     let section = marker.nextElementSibling;
     while (section && section.tagName !== "SECTION") section = section.nextElementSibling;
     if (!section) continue;
-    const heading = section.querySelector("h1, h2");
-    section.classList.add("print-chapter");
-    chapters.push({id: section.id, title: heading.textContent.replace(/[#¶]\\s*$/, "").trim()});
+    last.after(marker, section);
+    last = section;
+    sections.push(section);
   }
+  for (const wrapper of document.querySelectorAll(".toctree-wrapper")) {
+    const holder = wrapper.parentElement;
+    wrapper.remove();
+    if (holder.tagName === "SECTION" && holder.children.length === 1) holder.remove();
+  }
+  // Each chapter's title becomes an h1 and its sections move up with it.
+  for (const section of sections) {
+    const top = Number(section.querySelector("h1, h2, h3, h4, h5, h6").tagName[1]);
+    for (const heading of section.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+      const level = Math.max(1, Number(heading.tagName[1]) - (top - 1));
+      const moved = document.createElement("h" + level);
+      for (const attribute of heading.attributes) moved.setAttribute(attribute.name, attribute.value);
+      moved.append(...heading.childNodes);
+      heading.replaceWith(moved);
+    }
+    section.classList.add("print-chapter");
+  }
+  const chapters = sections.map((section) => ({
+    id: section.id,
+    title: section.querySelector("h1").textContent.trim(),
+  }));
   const contents = document.createElement("nav");
   contents.className = "print-contents";
   const title = document.createElement("p");
