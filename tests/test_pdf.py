@@ -199,6 +199,8 @@ def test_every_page_of_the_site_links_to_the_pdf(edition):
 
     reader(edition)
     site_pdf = SITE / edition / pdf_path(edition).name
+    if not os.environ.get("BOOK_PDF") and not site_pdf.is_file():
+        pytest.skip("the site was built without BOOK_PDF=1 (nox -s docs): no PDF links")
     assert site_pdf.is_file(), f"{site_pdf} is not in the site"
     pages = chapter_pages(edition)
     assert pages, f"no pages in {SITE / edition}"
