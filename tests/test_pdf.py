@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -44,9 +45,15 @@ def reader(edition: str) -> pypdf.PdfReader:
     return pypdf.PdfReader(path)
 
 
+def extract(page) -> str:
+    """A page's text. NFKC: Chromium maps some CJK glyphs of the Noto font back to the
+    Kangxi radical they share them with (⼒ U+2F12 for 力), which NFKC folds."""
+    return unicodedata.normalize("NFKC", page.extract_text() or "")
+
+
 @cache
 def text(edition: str) -> str:
-    return "\n".join(page.extract_text() or "" for page in reader(edition).pages)
+    return "\n".join(extract(page) for page in reader(edition).pages)
 
 
 def toctree_documents() -> list[str]:
@@ -92,7 +99,7 @@ def bookmarks(edition: str) -> list[tuple[int, str]]:
             if isinstance(item, list):
                 walk(item, depth + 1)
             else:
-                found.append((depth, item.title))
+                found.append((depth, unicodedata.normalize("NFKC", item.title)))
 
     walk(reader(edition).outline, 0)
     return found
@@ -157,7 +164,7 @@ def test_every_solution_is_printed_under_its_heading(edition):
 
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_title_page_gives_versions_and_date(edition):
-    first = plain(reader(edition).pages[0].extract_text())
+    first = plain(extract(reader(edition).pages[0]))
     for package in ("torch", "numpy", "scipy"):
         assert re.search(rf"{package}\d+\.\d+", first), f"{edition}: no {package} version"
     assert re.search(r"\d{4}-\d{2}-\d{2}", first), f"{edition}: no build date on {first!r}"
