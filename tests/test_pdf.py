@@ -86,8 +86,9 @@ def title(document: str, edition: str) -> str:
 
 
 def plain(words: str) -> str:
-    """Markup and spacing removed, as the PDF shows a heading: `code` is just code."""
-    return re.sub(r"\s+", "", words.replace("`", ""))
+    """Markup and spacing removed, as the PDF shows a heading (`code` is just code), and
+    folded with NFKC as the extracted text is (full-width ： becomes :)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", words.replace("`", "")))
 
 
 def bookmarks(edition: str) -> list[tuple[int, str]]:
