@@ -88,7 +88,7 @@ async () => {
     for (const heading of section.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
       const level = Math.max(1, Number(heading.tagName[1]) - (top - 1));
       const moved = document.createElement("h" + level);
-      for (const attribute of heading.attributes) moved.setAttribute(attribute.name, attribute.value);
+      for (const {name, value} of heading.attributes) moved.setAttribute(name, value);
       moved.append(...heading.childNodes);
       heading.replaceWith(moved);
     }
