@@ -216,7 +216,7 @@ def copy_pdfs_into_site(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def pdf(session: nox.Session) -> None:
-    """One PDF per edition in _build/pdf, linked from every page of the site (minutes).
+    """One PDF per edition in _build/pdf, linked from every page (about 4 min).
 
     Builds the site as ``nox -s docs`` does, with the sidebar link to the PDF
     (``BOOK_PDF=1``), then each edition with Sphinx's singlehtml builder from the same
