@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -195,7 +196,92 @@ def docs(session: nox.Session) -> None:
                         ignore=shutil.ignore_patterns(".buildinfo"))  # fmt: skip
     shutil.copy(DOCS / "_root" / "index.html", SITE / "index.html")
     (SITE / ".nojekyll").touch()  # GitHub Pages: serve _static/ and the other _ folders
+    if os.environ.get("BOOK_PDF"):
+        copy_pdfs_into_site(session)
     session.log(f"The book is in {SITE}: open {SITE / 'index.html'}")
+
+
+# The PDF is printed by Debian's Chromium (tools/build_pdf.py says why this route); the
+# Chinese edition needs a CJK font, which Chromium finds through fontconfig.
+PDF_CHROMIUM = os.environ.get("BOOK_CHROMIUM", "/usr/bin/chromium")
+PDF_TOOLS = {PDF_CHROMIUM: "chromium", "Noto Sans CJK SC": "fonts-noto-cjk"}
+PDF_DIR = BUILD / "pdf"
+PDF_NAME = "attention-step-by-step-{language}.pdf"  # as in docs/_ext/print_edition.py
+
+
+def missing_pdf_tools() -> list[str]:
+    """The Debian packages of PDF_TOOLS that the machine lacks."""
+    fonts = ""
+    if shutil.which("fc-list"):
+        fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True,
+                               text=True, check=False).stdout  # fmt: skip
+    return [
+        package
+        for tool, package in PDF_TOOLS.items()
+        if not (Path(tool).is_file() if tool.startswith("/") else tool in fonts)
+    ]
+
+
+def copy_pdfs_into_site(session: nox.Session) -> None:
+    """Put each edition's PDF beside its pages, where the sidebar links to it (BOOK_PDF=1)."""
+    for language in LANGUAGES:
+        pdf = PDF_DIR / PDF_NAME.format(language=language)
+        if pdf.is_file():
+            shutil.copy(pdf, SITE / language / pdf.name)
+        else:
+            session.warn(f"BOOK_PDF is set but {pdf} is missing: build it with nox -s pdf")
+
+
+@nox.session(python="3.11")
+def pdf(session: nox.Session) -> None:
+    """One PDF per edition in _build/pdf, linked from every page (about 4 min).
+
+    Builds the site as ``nox -s docs`` does, with the sidebar link to the PDF
+    (``BOOK_PDF=1``), then each edition with Sphinx's singlehtml builder from the same
+    doctrees and execution cache (it fails if anything executes), prints that page with
+    headless Chromium (tools/build_pdf.py) and copies each PDF into its edition of the
+    site. The packages it needs, chromium and fonts-noto-cjk, are installed with apt-get
+    when root; otherwise the session names them and stops.
+    """
+    missing = missing_pdf_tools()
+    if missing and getattr(os, "geteuid", lambda: -1)() == 0 and shutil.which("apt-get"):
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+        missing = missing_pdf_tools()
+    if missing:
+        session.error(
+            f"the PDF needs the Debian packages {missing}: as root, "
+            f"`apt-get install {' '.join(missing)}`, then run nox -s pdf again"
+        )
+    install(session, "docs", "pdf")
+    session.env["BOOK_PDF"] = "1"
+    docs(session)
+    for language in LANGUAGES:
+        edition = BUILD / language
+        single = edition / "singlehtml"
+        shutil.rmtree(single, ignore_errors=True)
+        output = sphinx_build(
+            session,
+            "-b", "singlehtml",
+            "-W", "--keep-going", "-n",
+            "-D", f"language={language}",
+            "-d", edition / "doctrees",
+            DOCS,
+            single,
+            silent=True,
+        ) or ""  # fmt: skip
+        print(output, end="")
+        executed = [line for line in output.splitlines() if "Executing notebook" in line]
+        if executed:
+            session.error(
+                "the single-page build executed notebooks instead of reusing the site's "
+                "outputs from the shared cache:\n" + "\n".join(executed)
+            )
+        target = PDF_DIR / PDF_NAME.format(language=language)
+        session.run("python", str(ROOT / "tools" / "build_pdf.py"), str(single / "index.html"),
+                    str(target))  # fmt: skip
+    copy_pdfs_into_site(session)
 
 
 @nox.session(python="3.11")

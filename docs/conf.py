@@ -49,6 +49,7 @@ extensions = [
     "execution_cache",  # parallel readers sharing one execution cache (jupyter-cache)
     "search_stemmer",  # a Chinese search that runs (Sphinx 9.0)
     "glossary_table",
+    "print_edition",
     "reference_outputs",
 ]
 
@@ -130,6 +131,7 @@ html_sidebars = {
         "sidebar/scroll-start.html",
         "sidebar/navigation.html",
         "sidebar/notebook-download.html",
+        "sidebar/pdf-download.html",
         "sidebar/scroll-end.html",
     ]
 }
