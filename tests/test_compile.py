@@ -47,13 +47,33 @@ def _fresh_compile_cache():
     torch._dynamo.reset()
 
 
+# Modules whose inputs are not one sequence of embeddings, each compiled by a test below.
+OTHER_INPUTS = {"CrossAttention", "AttentionOnlyModel"}
+
+
 def test_every_attention_module_is_covered() -> None:
     modules = {
         name
         for name in ae.__all__
         if isinstance(getattr(ae, name), type) and issubclass(getattr(ae, name), nn.Module)
     }
-    assert modules == set(MODULES)
+    assert modules == set(MODULES) | OTHER_INPUTS
+
+
+def test_cross_attention_compiles_whole() -> None:
+    torch.manual_seed(0)
+    module = ae.CrossAttention(D_IN, 6, D_OUT).eval()
+    compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+    x, memory, mask = torch.randn(2, 5, D_IN), torch.randn(2, 4, 6), ae.padding_mask([4, 2])
+    assert_close(compiled(x, memory, mask), module(x, memory, mask))
+
+
+def test_attention_only_model_compiles_whole() -> None:
+    torch.manual_seed(0)
+    model = ae.AttentionOnlyModel(10, 8, CONTEXT, num_layers=2, num_heads=HEADS).eval()
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    tokens = torch.randint(0, 10, (2, 5))
+    assert_close(compiled(tokens), model(tokens))
 
 
 @pytest.mark.parametrize("name", MODULES)
