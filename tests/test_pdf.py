@@ -48,7 +48,7 @@ def reader(edition: str) -> pypdf.PdfReader:
 def extract(page) -> str:
     """A page's text. NFKC: Chromium maps some CJK glyphs of the Noto font back to the
     Kangxi radical they share them with (⼒ U+2F12 for 力), which NFKC folds."""
-    return unicodedata.normalize("NFKC", page.extract_text() or "")
+    return unicodedata.normalize("NFKC", page.extract_text() or "").translate(STRAIGHT_QUOTES)
 
 
 @cache
@@ -85,10 +85,15 @@ def title(document: str, edition: str) -> str:
     return message.string
 
 
+# The pages' straight quotes are typeset curly (today's -> today’s): compare them as one.
+STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def plain(words: str) -> str:
     """Markup and spacing removed, as the PDF shows a heading (`code` is just code), and
     folded with NFKC as the extracted text is (full-width ： becomes :)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", words.replace("`", "")))
+    folded = unicodedata.normalize("NFKC", words.replace("`", "")).translate(STRAIGHT_QUOTES)
+    return re.sub(r"\s+", "", folded)
 
 
 def bookmarks(edition: str) -> list[tuple[int, str]]:
@@ -100,7 +105,8 @@ def bookmarks(edition: str) -> list[tuple[int, str]]:
             if isinstance(item, list):
                 walk(item, depth + 1)
             else:
-                found.append((depth, unicodedata.normalize("NFKC", item.title)))
+                title = unicodedata.normalize("NFKC", item.title).translate(STRAIGHT_QUOTES)
+                found.append((depth, title))
 
     walk(reader(edition).outline, 0)
     return found
