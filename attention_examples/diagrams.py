@@ -10,7 +10,7 @@ them. Matplotlib is imported when a figure is drawn, not with the package.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._checks import check_bool, check_positive_int, describe
 from .fast_attention import block_kind
@@ -49,7 +49,7 @@ def _head_colour(head: int) -> tuple[float, float, float, float]:
     return colormaps[_HEAD_COLOURS](head % 10)
 
 
-def _cell(ax: Axes, x: float, y: float, colour: object, gid: str, **style: object) -> None:
+def _cell(ax: Axes, x: float, y: float, colour: object, gid: str, **style: Any) -> None:
     """One unit square with its lower left corner at (x, y)."""
     from matplotlib.patches import Rectangle
 
@@ -149,7 +149,8 @@ def draw_multihead_reshape(
     ax.set_xlim(-0.5, x - 2.0)
     ax.set_ylim(-2.0, height + 1.5)
     if fresh:  # a figure as wide as the drawing, a quarter inch per cell
-        ax.figure.set_size_inches(min(0.22 * (x - 1.5), 14), 0.22 * (height + 3.5) + 0.3)
+        size = (min(0.22 * (x - 1.5), 14), 0.22 * (height + 3.5) + 0.3)
+        ax.figure.set_size_inches(*size)  # type: ignore[union-attr]
     return ax
 
 
@@ -275,7 +276,7 @@ def draw_tiling_grid(
             "num_queries: expected at most num_keys when causal (query i sees the keys "
             f"up to i + T_k - T_q), got num_queries={t_q} and num_keys={t_k}"
         )
-    styles = {
+    styles: dict[str, dict[str, Any]] = {
         "computed": {"facecolor": "tab:blue", "alpha": 0.55},
         "masked": {"facecolor": "tab:blue", "alpha": 0.3, "hatch": "///"},
         "skipped": {"facecolor": "0.85"},

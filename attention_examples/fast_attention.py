@@ -228,7 +228,10 @@ def tiled_attention(
             "causal: needs at most as many queries as keys (query i sees the keys up to "
             f"i + T_k - T_q), got {num_queries} queries and {num_keys} keys"
         )
-    return _TiledAttention.apply(query, key, value, block_size, causal)
+    context: Tensor = _TiledAttention.apply(  # type: ignore[no-untyped-call]
+        query, key, value, block_size, causal
+    )
+    return context
 
 
 def _scores(
@@ -259,7 +262,7 @@ class _TiledAttention(torch.autograd.Function):
     """The forward and backward passes of :func:`tiled_attention`, block by block."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         query: Tensor,
         key: Tensor,
@@ -293,12 +296,12 @@ class _TiledAttention(torch.autograd.Function):
             output[..., q_start:q_end, :] = acc / row_sum
             lse[..., q_start:q_end, :] = row_max + torch.log(row_sum)
         ctx.save_for_backward(query, key, value, output, lse)
-        ctx.block_size, ctx.causal = block_size, causal
+        ctx.block_size, ctx.causal = block_size, causal  # type: ignore[attr-defined]
         return output
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_output: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, None, None]:
         query, key, value, output, lse = ctx.saved_tensors  # type: ignore[attr-defined]
