@@ -1,14 +1,11 @@
 """Tests of attention_examples.kv_cache: the KV cache, decoding and generating.
 
 Every expected value comes from an independent computation: PyTorch's own
-``scaled_dot_product_attention`` and ``nn.MultiheadAttention``, a float64 softmax
-written out here, or the package's step-by-step ``MultiHeadAttention``.
+``scaled_dot_product_attention``, or the package's step-by-step ``MultiHeadAttention``
+run on the whole sequence.
 """
 
 from __future__ import annotations
-
-import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,28 +20,11 @@ from attention_examples import (
     FusedMultiHeadAttention,
     KVCache,
     MultiHeadAttention,
-    causal_mask,
     decode_step,
     generate,
 )
 
-RESULTS = Path(__file__).parents[1] / "benchmarks" / "results.json"
 TOL = {"atol": 1e-5, "rtol": 1e-5}  # float32
-
-
-def reference_attention(query, key, value, causal=False):
-    """softmax(Q K^T / sqrt(d_k)) V in float64, written out independently."""
-    q, k, v = (t.double() for t in (query, key, value))
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if causal:
-        scores = scores.masked_fill(causal_mask(scores.shape[-1]), -math.inf)
-    return torch.softmax(scores, dim=-1) @ v
-
-
-def make_pair(d_in=8, d_out=8, context_length=12, num_heads=2, qkv_bias=False, seed=0):
-    torch.manual_seed(seed)
-    mha = MultiHeadAttention(d_in, d_out, context_length, 0.0, num_heads, qkv_bias=qkv_bias)
-    return mha, FusedMultiHeadAttention.from_module(mha)
 
 
 # --- the KV cache -----------------------------------------------------------------
