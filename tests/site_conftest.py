@@ -24,6 +24,7 @@ import io
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,13 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(body) if self.command != "HEAD" else None
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # Chromium opens several connections at once; socketserver's default backlog of 5
+    # can drop some while a busy machine is slow to accept them.
+    request_queue_size = 128
+
+
 @dataclass
 class SiteServer:
     """The built site served on 127.0.0.1 at a free port."""
@@ -211,8 +219,7 @@ def site_server() -> Iterator[SiteServer]:
     handler = functools.partial(
         type("Handler", (_SiteHandler,), {"prefix": prefix}), directory=str(SITE)
     )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -294,10 +301,48 @@ def load(browser, url: str, *, width: int = 1280, height: int = 900, clipboard: 
     page.on("console", console)
     page.on("pageerror", lambda error: visit.console_errors.append(f"uncaught: {error}"))
     page.on("response", response)
+    network = _Network(page)
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    network.wait_until_quiet()
     wait_for_math(page)
     return context, page, visit
+
+
+class _Network:
+    """The requests of a page still in flight, to wait until there are none.
+
+    Playwright's own ``networkidle`` state is documented as unreliable (it may never
+    come); this wait says, when it times out, which requests were still pending.
+    """
+
+    QUIET_MS = 500
+    POLL_MS = 50
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.pending: dict[object, str] = {}
+        self.last_change = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, request) -> None:
+        self.pending[request] = request.url
+        self.last_change = time.monotonic()
+
+    def _ended(self, request) -> None:
+        self.pending.pop(request, None)
+        self.last_change = time.monotonic()
+
+    def wait_until_quiet(self) -> None:
+        deadline = time.monotonic() + BROWSER_TIMEOUT_MS / 1000
+        while self.pending or (time.monotonic() - self.last_change) * 1000 < self.QUIET_MS:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{len(self.pending)} request(s) of {self.page.url} still pending after "
+                    f"{BROWSER_TIMEOUT_MS / 1000:.0f} s:\n" + "\n".join(self.pending.values())
+                )
+            self.page.wait_for_timeout(self.POLL_MS)  # lets Playwright deliver events
 
 
 @pytest.fixture
@@ -320,7 +365,7 @@ def wait_for_math(page) -> None:
     has_math = page.evaluate("() => document.querySelector('.math') !== null")
     if not has_math:
         return
-    # After "networkidle" the MathJax script has loaded, or failed to (then the math
+    # Once the network is quiet the MathJax script has loaded, or failed to (then the math
     # test reports the raw TeX left on the page).
     if page.evaluate("() => Boolean(window.MathJax && window.MathJax.startup)"):
         page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
