@@ -225,8 +225,8 @@ def check_callable(name: str, value: object, what: str) -> None:
         raise TypeError(f"{name}: expected {what} or None, got {describe(value)}")
 
 
-def check_bool_mask(name: str, mask: object, target_shape: Sequence[int]) -> Tensor:
-    """Check that ``mask`` is a boolean tensor that broadcasts to ``target_shape``."""
+def check_bool_tensor(name: str, mask: object) -> Tensor:
+    """Check that ``mask`` is a boolean tensor (True = masked out)."""
     if not isinstance(mask, Tensor):
         raise TypeError(f"{name}: expected a boolean torch.Tensor, got {describe(mask)}")
     if mask.dtype != torch.bool:
@@ -234,6 +234,12 @@ def check_bool_mask(name: str, mask: object, target_shape: Sequence[int]) -> Ten
             f"{name}: expected dtype torch.bool (True = masked out), got {mask.dtype}; "
             "use mask.bool() if 1 marks the positions to hide"
         )
+    return mask
+
+
+def check_bool_mask(name: str, mask: object, target_shape: Sequence[int]) -> Tensor:
+    """Check that ``mask`` is a boolean tensor that broadcasts to ``target_shape``."""
+    mask = check_bool_tensor(name, mask)
     if broadcast_shapes(mask.shape, target_shape) != torch.Size(target_shape):
         raise ValueError(
             f"{name}: expected a shape that broadcasts to the scores' shape "
@@ -278,19 +284,24 @@ def check_module_input(
     check_input_matches("x", x, module.W_query.weight)
     if key_padding_mask is None:
         return x, None
-    expected = tuple(x.shape[:-1])  # (b, T), or (T,) unbatched
-    mask = check_bool_mask("key_padding_mask", key_padding_mask, expected)
+    return x, check_padding_mask(key_padding_mask, x, "x")
+
+
+def check_padding_mask(mask: object, tokens: Tensor, tokens_name: str) -> Tensor:
+    """A ``key_padding_mask``: boolean, one flag per token of ``tokens``, on their device."""
+    expected = tuple(tokens.shape[:-1])  # (b, T), or (T,) unbatched
+    mask = check_bool_tensor("key_padding_mask", mask)
     if tuple(mask.shape) != expected:
         raise ValueError(
-            f"key_padding_mask: expected shape {expected} (one flag per token of x), "
-            f"got {tuple(mask.shape)}"
+            f"key_padding_mask: expected shape {expected} (one flag per token of "
+            f"{tokens_name}), got {tuple(mask.shape)}"
         )
-    if mask.device != x.device:
+    if mask.device != tokens.device:
         raise ValueError(
-            f"x, key_padding_mask: expected one device, got {x.device}, {mask.device}; "
-            "move them with .to(device)"
+            f"{tokens_name}, key_padding_mask: expected one device, got {tokens.device}, "
+            f"{mask.device}; move them with .to(device)"
         )
-    return x, mask
+    return mask
 
 
 def check_window(window: object) -> int | None:

@@ -192,6 +192,9 @@ class CausalAttention(nn.Module):
     W_value: nn.Linear
     dropout: nn.Dropout
     mask: Tensor
+    # The formula: softmax(q k^T / sqrt(d_k)) v on the unmasked keys (GroupedQueryAttention
+    # swaps in the version whose query heads share key/value heads).
+    attend = staticmethod(attend)
 
     def __init__(
         self,
@@ -262,7 +265,7 @@ class CausalAttention(nn.Module):
             ``(context, weights)``: (..., T, d) and (..., T, T).
         """
         mask = self.hidden_keys(queries, key_padding_mask)  # broadcasts to (..., T, T)
-        return attend(queries, keys, values, mask, self.dropout)
+        return self.attend(queries, keys, values, mask, self.dropout)
 
     def hidden_keys(self, queries: Tensor, key_padding_mask: Tensor | None) -> Tensor:
         """What each query may not see: the keys after it, and padding keys.

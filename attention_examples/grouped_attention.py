@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from ._checks import check_bool, check_positive_int, describe
 from .masking import causal_or_sliding_mask, masked_softmax_
 from .multihead_attention import MultiHeadAttention
+from .self_attention import Dropout, Pair
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,12 +44,12 @@ __all__ = [
 
 
 def grouped_attend(
-    queries: Tensor,
-    keys: Tensor,
-    values: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
     mask: Tensor | None = None,
-    dropout: nn.Dropout | None = None,
-) -> tuple[Tensor, Tensor]:
+    dropout: Dropout | None = None,
+) -> Pair:
     """Attention of ``H`` query heads over ``H_kv`` key/value heads, each shared by a group.
 
     Query head ``h`` uses key/value head ``h // (H / H_kv)``, as
@@ -58,9 +59,9 @@ def grouped_attend(
     group. Unchecked: the modules call it with tensors their ``forward`` has checked.
 
     Args:
-        queries: (b, H, T_q, head_dim).
-        keys: (b, H_kv, T_k, head_dim), with ``H`` divisible by ``H_kv``.
-        values: (b, H_kv, T_k, head_dim_v).
+        q: (b, H, T_q, head_dim) the queries.
+        k: (b, H_kv, T_k, head_dim) the keys, with ``H`` divisible by ``H_kv``.
+        v: (b, H_kv, T_k, head_dim_v) the values.
         mask: None, (T_q, T_k) or (b, 1, T_q, T_k) boolean, True = masked out.
         dropout: applied to the weights, if given.
 
@@ -75,19 +76,19 @@ def grouped_attend(
     >>> torch.allclose(context, expected, atol=1e-6)
     True
     """
-    b, num_heads, num_queries, head_dim = queries.shape
-    num_kv_heads, num_keys = keys.shape[1], keys.shape[2]
+    b, num_heads, num_queries, head_dim = q.shape
+    num_kv_heads, num_keys = k.shape[1], k.shape[2]
     group = num_heads // num_kv_heads
     if mask is not None and mask.ndim == 4:
         mask = mask[:, :, None]  # (b, 1, T_q, T_k) -> (b, 1, 1, T_q, T_k): every head, group
     # (b, H, T_q, d) -> (b, H_kv, g * T_q, d): a group's queries as rows of one matrix
-    rows = queries.reshape(b, num_kv_heads, group * num_queries, head_dim) / head_dim**0.5
-    scores = rows @ keys.mT  # (b, H_kv, g * T_q, d) @ (b, H_kv, d, T_k) -> (b, H_kv, g * T_q, T_k)
+    rows = q.reshape(b, num_kv_heads, group * num_queries, head_dim) / head_dim**0.5
+    scores = rows @ k.mT  # (b, H_kv, g * T_q, d) @ (b, H_kv, d, T_k) -> (b, H_kv, g * T_q, T_k)
     scores = scores.view(b, num_kv_heads, group, num_queries, num_keys)  # (b, H_kv, g, T_q, T_k)
     weights = masked_softmax_(scores, mask)  # (b, H_kv, g, T_q, T_k), rows sum to 1
     if dropout is not None:
         weights = dropout(weights)
-    context = weights.reshape(b, num_kv_heads, group * num_queries, num_keys) @ values
+    context = weights.reshape(b, num_kv_heads, group * num_queries, num_keys) @ v
     # (b, H_kv, g * T_q, d_v) -> (b, H, T_q, d_v); (b, H_kv, g, T_q, T_k) -> (b, H, T_q, T_k)
     return context.view(b, num_heads, num_queries, -1), weights.flatten(1, 2)
 
@@ -156,27 +157,9 @@ class GroupedQueryAttention(MultiHeadAttention):
         self.W_key = nn.Linear(self.d_in, kv_size, bias=qkv_bias)  # replaces the parent's
         self.W_value = nn.Linear(self.d_in, kv_size, bias=qkv_bias)
 
-    def attention(
-        self,
-        queries: Tensor,
-        keys: Tensor,
-        values: Tensor,
-        key_padding_mask: Tensor | None,
-        need_weights: bool,
-    ) -> tuple[Tensor, Tensor | None]:
-        """Causal attention of every query head with its group's key/value head.
-
-        Args:
-            queries: (b, num_heads, T, head_dim).
-            keys, values: (b, num_kv_heads, T, head_dim) each.
-            key_padding_mask: None, or (b, T) True at padding tokens.
-            need_weights: whether the caller returns the weights (always formed here).
-
-        Returns:
-            ``(context, weights)``: (b, num_heads, T, head_dim) and (b, num_heads, T, T).
-        """
-        mask = self.hidden_keys(queries, key_padding_mask)  # (T, T) or (b, 1, T, T)
-        return grouped_attend(queries, keys, values, mask, self.dropout)
+    # The parent's forward and attention, with each group of query heads attending with
+    # its shared keys and values: (b, num_heads, T, d) and (b, num_kv_heads, T, d).
+    attend = staticmethod(grouped_attend)
 
 
 class ModelConfig(NamedTuple):

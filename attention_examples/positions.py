@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_bool, check_input_matches, check_positive_int, describe
+from ._checks import (
+    check_bool,
+    check_input_matches,
+    check_padding_mask,
+    check_positive_int,
+    describe,
+)
 from .self_attention import scaled_dot_product_attention
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
@@ -273,24 +279,8 @@ class CrossAttention(nn.Module):
                 "x, memory: expected the same batch (both batched with one b, or both "
                 f"unbatched), got shapes {tuple(x.shape)} and {tuple(memory.shape)}"
             )
-        if key_padding_mask is None:
-            return
-        expected = tuple(memory.shape[:-1])  # (b, T_k), or (T_k,) unbatched
-        if not isinstance(key_padding_mask, Tensor) or key_padding_mask.dtype != torch.bool:
-            raise TypeError(
-                f"key_padding_mask: expected a boolean tensor of shape {expected}, True at "
-                f"padding tokens of memory, got {describe(key_padding_mask)}"
-            )
-        if tuple(key_padding_mask.shape) != expected:
-            raise ValueError(
-                f"key_padding_mask: expected shape {expected} (one flag per token of memory), "
-                f"got {tuple(key_padding_mask.shape)}"
-            )
-        if key_padding_mask.device != memory.device:
-            raise ValueError(
-                f"key_padding_mask: expected a tensor on {memory.device} like memory, "
-                f"got one on {key_padding_mask.device}"
-            )
+        if key_padding_mask is not None:
+            check_padding_mask(key_padding_mask, memory, "memory")
 
 
 def plot_position_encoding(encoding: Tensor, *, ax: Axes | None = None) -> Axes:

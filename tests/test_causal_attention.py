@@ -386,7 +386,7 @@ def test_forward_rejects_a_non_bool_return_weights(flag) -> None:
             journey_batch(),
             torch.zeros(2, 5, dtype=torch.bool),
             ValueError,
-            r"key_padding_mask: expected a shape that broadcasts to the scores' shape \(2, 6\)",
+            r"key_padding_mask: expected shape \(2, 6\) \(one flag per token of x\), got \(2, 5\)",
         ),
         (
             journey_batch(),
@@ -398,7 +398,7 @@ def test_forward_rejects_a_non_bool_return_weights(flag) -> None:
             journey_inputs(),
             torch.zeros(1, 6, dtype=torch.bool),
             ValueError,
-            r"key_padding_mask: expected a shape that broadcasts to the scores' shape \(6,\)",
+            r"key_padding_mask: expected shape \(6,\) \(one flag per token of x\), got \(1, 6\)",
         ),
         (journey_batch(), [[False] * 6] * 2, TypeError, r"key_padding_mask: expected a boolean"),
     ],

@@ -405,13 +405,13 @@ def test_d_out_must_split_into_heads() -> None:
             journey_batch(),
             torch.zeros(2, 3, dtype=torch.bool),
             ValueError,
-            r"key_padding_mask: expected a shape that broadcasts to the scores' shape \(2, 6\)",
+            r"key_padding_mask: expected shape \(2, 6\) \(one flag per token of x\), got \(2, 3\)",
         ),
         (
             journey_batch(),
             torch.zeros(2, 1, 6, dtype=torch.bool),
             ValueError,
-            r"key_padding_mask: expected a shape that broadcasts",
+            r"key_padding_mask: expected shape \(2, 6\) .*, got \(2, 1, 6\)",
         ),
     ],
 )

@@ -359,7 +359,7 @@ def test_cross_attention_order_of_memory_does_not_matter_but_order_of_x_does() -
             torch.zeros(2, 3),
             torch.zeros(2),
             TypeError,
-            r"key_padding_mask: expected a boolean tensor",
+            r"key_padding_mask: expected dtype torch.bool",
         ),
         (
             torch.zeros(3, 5, dtype=torch.float64),
