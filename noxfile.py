@@ -313,7 +313,7 @@ def serve(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Time and measure the attention implementations on the CPU (about ten minutes).
+    """Time and measure the attention implementations on the CPU (about twenty minutes).
 
     Writes benchmarks/results.json (with the machine and the versions), redraws
     benchmarks/figures/ and prints the ratios against their targets. The book reads the

@@ -15,14 +15,14 @@ Run it with ``nox -s bench`` (or ``python benchmarks/run_benchmark.py``). It
 6. times one decoding step of grouped-query attention with 12, 4 and 1 key/value
    heads, with the size of its KV cache, at several cached lengths;
 7. measures the peak extra memory of a forward *and backward* pass, step by step
-   (autograd) and tiled (its own backward), at T = 1024 ... 8192 in fresh processes
-   (``--only training_memory``: slow, not part of the full run);
-7. writes everything to ``benchmarks/results.json`` with the machine and the
+   (autograd) and tiled (its own backward), at T = 1024 ... 8192 in fresh processes;
+8. writes everything to ``benchmarks/results.json`` with the machine and the
    versions, redraws the figures in ``benchmarks/figures/`` and prints the ratios
    against their targets.
 
-``--only training_memory`` recomputes that one section and its ratio and updates the
-existing results file, leaving every other section as it was.
+``--only SECTION`` (decode, batch_sizes, grouped or training_memory) recomputes that one
+section and its ratios and updates the existing results file, leaving every other section
+as it was.
 
 Timing: every forward pass runs in inference mode (modules in ``eval()``, under
 ``torch.inference_mode()``), as when a trained model is used. A *round* times every
@@ -698,6 +698,7 @@ def main() -> None:
     decode = run_decode(threads, log)
     batch_sizes = run_batch_sizes(threads, log)
     grouped = run_grouped(threads, log)
+    training = run_training_memory(threads, log)
     results = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {**machine(), "load_average": [load_before, _load_average()]},
@@ -723,9 +724,11 @@ def main() -> None:
         "decode": decode,
         "batch_sizes": batch_sizes,
         "grouped": grouped,
+        "training_memory": training,
         "duration_s": round(time.perf_counter() - started),
     }
     results["ratios"] = ratios(comparison, memory, decode)
+    results["ratios"]["tiled_vs_naive_training_memory"] = training_memory_ratio(training)
     args.output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     log(f"wrote {args.output}")
     for path in draw_figures(results, args.figures):

@@ -43,8 +43,8 @@ def test_benchmark_ratios_follow_from_the_stored_times(results) -> None:
         elif ratio["kind"] == "decode":
             decode = results["decode"]["series"]
             expected = decode[ratio["numerator"]][-1] / decode[ratio["denominator"]][-1]
-        else:
-            memory = results["memory"]
+        else:  # peak memory: of a forward pass, or of a forward and backward pass
+            memory = results["training_memory" if ratio["kind"] == "training_memory" else "memory"]
             column = memory["tokens"].index(ratio["tokens"])
             expected = (
                 memory["series"][ratio["numerator"]][column]
@@ -53,7 +53,13 @@ def test_benchmark_ratios_follow_from_the_stored_times(results) -> None:
         assert ratio["value"] == pytest.approx(expected, rel=1e-9)
         if ratio.get("target") is not None:
             assert ratio["met"] == (ratio["value"] <= ratio["target"])
-    assert {"fused_vs_torch_mha", "fused_vs_fused_function", "tiled_vs_naive_memory"} <= set(ratios)
+    assert {
+        "fused_vs_torch_mha",
+        "fused_vs_fused_function",
+        "tiled_vs_naive_memory",
+        "tiled_vs_naive_training_memory",
+    } <= set(ratios)
+    assert ratios["tiled_vs_naive_training_memory"]["kind"] == "training_memory"
 
 
 def test_grouped_section_records_the_cache_each_head_count_keeps(results) -> None:
