@@ -81,6 +81,16 @@ PAGE_REPORT_JS = """
       alt: img.getAttribute('alt'),
       loaded: img.complete && img.naturalWidth > 0,
     })),
+    figures: Object.fromEntries([...document.querySelectorAll('figure[id]')].map((fig) => {
+      const img = fig.querySelector('img');
+      const caption = fig.querySelector('figcaption');
+      return [fig.id, {
+        loaded: Boolean(img && img.complete && img.naturalWidth > 0),
+        shown: Boolean(img && img.getBoundingClientRect().width > 100),
+        alt: img ? (img.getAttribute('alt') || '') : '',
+        caption: caption ? caption.textContent.trim() : '',
+      }];
+    })),
   };
 }
 """
@@ -395,6 +405,30 @@ def test_images_have_alt_text_in_the_page_language(item, page_report):
             assert CJK.search(alt), f"alt text of {image['src']} is not Chinese: {alt!r}"
         else:
             assert not CJK.search(alt), f"alt text of {image['src']} is not English: {alt!r}"
+
+
+# The schematic diagrams drawn by attention_examples.diagrams, by page and figure name.
+DIAGRAMS = {
+    "multihead_attention.html": ["fig-mha-reshape"],
+    "grouped_attention.html": ["fig-gqa-projections"],
+    "fast_attention.html": ["fig-memory-hierarchy", "fig-tiling", "fig-kv-cache"],
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("item", page_params([(e, page) for e in EDITIONS for page in DIAGRAMS]))
+def test_diagrams_render_with_alt_text_and_caption(item, page_report):
+    edition, page = require(item)
+    figures = page_report(edition, page)["figures"]
+    for name in DIAGRAMS[page]:
+        assert name in figures, f"{edition}/{page} has no figure #{name} ({sorted(figures)})"
+        figure = figures[name]
+        assert figure["loaded"], f"{edition}/{page}#{name}: the image did not load"
+        assert figure["shown"], f"{edition}/{page}#{name}: the image is not shown"
+        assert figure["alt"], f"{edition}/{page}#{name} has no alt text"
+        assert figure["caption"], f"{edition}/{page}#{name} has no caption"
+        if edition == "zh_CN":
+            assert CJK.search(figure["caption"]), f"caption of #{name} is not Chinese"
 
 
 # --- phone width ---------------------------------------------------------------------

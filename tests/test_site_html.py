@@ -28,6 +28,7 @@ from tests.site_conftest import (
     canonical_base_path,
     discover_pages,
     edition_dir,
+    expected_chapters,
 )
 
 pytestmark = pytest.mark.site
@@ -194,6 +195,24 @@ def test_root_page_offers_both_editions():
         assert any(url.strip("./").startswith(edition) for url in links), (
             f"the root page has no link to the {edition} edition: {sorted(links)}"
         )
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_every_chapter_ends_with_its_references(edition):
+    """Each chapter cites its sources inline and lists them under a last References heading."""
+    problems = []
+    for name in expected_chapters():
+        page = (edition_dir(edition) / f"{name}.html").read_text(encoding="utf-8")
+        sections = re.findall(r'<section id="([^"]+)">', page)
+        cited = set(re.findall(r'href="#footcite-([^"]+)"', page))
+        listed = set(re.findall(r'<aside class="footnote brackets" id="footcite-([^"]+)"', page))
+        if not sections or sections[-1] != "references":
+            problems.append(f"{name}: the last section is {sections[-1:]}, not references")
+        if not cited:
+            problems.append(f"{name}: cites no source")
+        elif cited != listed:
+            problems.append(f"{name}: cited {sorted(cited)} but listed {sorted(listed)}")
+    assert not problems, "\n".join(problems)
 
 
 # --- nothing loads from another host -------------------------------------------------
