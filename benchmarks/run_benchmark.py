@@ -700,7 +700,7 @@ def main() -> None:
     grouped = run_grouped(threads, log)
     training = run_training_memory(threads, log)
     results = {
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {**machine(), "load_average": [load_before, _load_average()]},
         "versions": versions(),
         "settings": {

@@ -13,11 +13,11 @@ tensor of the nested shape its brackets give; a number outside brackets
 from __future__ import annotations
 
 import re
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import torch
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference_outputs"

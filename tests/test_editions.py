@@ -266,7 +266,7 @@ def test_build_date_rejects_a_malformed_source_date_epoch(extensions, monkeypatc
 
 def test_build_date_without_source_date_epoch_is_today(extensions, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    today = dt.datetime.now(tz=dt.timezone.utc).date()
+    today = dt.datetime.now(tz=dt.UTC).date()
     built = dt.date.fromisoformat(extensions.build_info.build_date())
     assert abs((built - today).days) <= 1
 

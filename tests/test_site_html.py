@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from collections import defaultdict
 from functools import cache
 from html.parser import HTMLParser
@@ -17,7 +18,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import tomllib
 
 from tests.site_conftest import (
     CJK,

@@ -41,11 +41,11 @@ import argparse
 import functools
 import re
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomllib
 from babel.messages.pofile import PoFileError, read_po, unescape
 
 ROOT = Path(__file__).resolve().parent.parent

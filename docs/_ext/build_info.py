@@ -22,13 +22,13 @@ def build_date() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None:
         try:
-            moment = dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+            moment = dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
         except ValueError as error:
             raise ValueError(
                 f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {epoch!r}"
             ) from error
     else:
-        moment = dt.datetime.now(tz=dt.timezone.utc)
+        moment = dt.datetime.now(tz=dt.UTC)
     return moment.date().isoformat()
 
 
