@@ -23,6 +23,7 @@ import http.server
 import io
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -197,6 +198,11 @@ class _Server(http.server.ThreadingHTTPServer):
     # Chromium opens several connections at once; socketserver's default backlog of 5
     # can drop some while a busy machine is slow to accept them.
     request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        # A page closed or left while a file was being sent is no error of the site.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
