@@ -91,6 +91,18 @@ def as_float_array(
     return arr
 
 
+def check_floating(name: str, x: object, what: str = "a torch.Tensor") -> Tensor:
+    """Check that ``x`` is a floating-point tensor; ``what`` describes it in the message."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected {what}, got {describe(x)}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name}: expected a floating-point tensor, got dtype {x.dtype}; "
+            "convert it first, e.g. x.float()"
+        )
+    return x
+
+
 def check_tensor(
     name: str,
     x: object,
@@ -100,13 +112,7 @@ def check_tensor(
     last_dim_name: str = "d_in",
 ) -> Tensor:
     """Check that ``x`` is a non-empty floating tensor of the given rank and last dimension."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor, got {describe(x)}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{name}: expected a floating-point tensor, got dtype {x.dtype}; "
-            "convert it first, e.g. x.float()"
-        )
+    x = check_floating(name, x)
     ranks = (ndim,) if isinstance(ndim, int) else ndim
     if x.ndim not in ranks:
         raise ValueError(

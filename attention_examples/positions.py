@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ._checks import (
     check_bool,
+    check_floating,
     check_input_matches,
     check_padding_mask,
     check_positive_int,
@@ -53,13 +54,7 @@ def _check_float_tensor(name: str, x: object, min_ndim: int, shape_text: str) ->
 
     Shapes and dtypes only: no pass over the values.
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor {shape_text}, got {describe(x)}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{name}: expected a floating-point tensor, got dtype {x.dtype}; "
-            "convert it first, e.g. x.float()"
-        )
+    x = check_floating(name, x, f"a torch.Tensor {shape_text}")
     if x.ndim < min_ndim or x.numel() == 0:
         raise ValueError(f"{name}: expected a non-empty {shape_text} tensor, got {describe(x)}")
     return x
