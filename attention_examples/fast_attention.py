@@ -21,7 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_bool, check_positive_int, check_same_kind, check_tensor, describe
+from ._checks import (
+    check_bool,
+    check_bool_mask,
+    check_positive_int,
+    check_same_kind,
+    check_tensor,
+    describe,
+)
 from .masking import split_empty_rows
 from .multihead_attention import MultiHeadAttention
 
@@ -155,6 +162,7 @@ def tiled_attention(
     value: Tensor,
     block_size: int = 128,
     causal: bool = False,
+    key_padding_mask: Tensor | None = None,
 ) -> Tensor:
     """Exact attention computed block by block with an online softmax; it also trains.
 
@@ -176,7 +184,9 @@ def tiled_attention(
     ``j <= i + T_k - T_q``, as in a decoding or chunked-prefill step whose queries
     are the last ``T_q`` tokens. Key blocks wholly in a query block's future are
     skipped, and only the blocks the boundary crosses are masked
-    (:func:`block_kind`). There is no padding mask.
+    (:func:`block_kind`). Padding keys (``key_padding_mask``) are hidden from every
+    query; a query that sees no key at all gets a zero context vector, as in
+    :func:`~attention_examples.scaled_dot_product_attention`.
 
     Args:
         query: (..., T_q, d_k) one query per row.
@@ -184,6 +194,8 @@ def tiled_attention(
         value: (..., T_k, d_v) one value per key.
         block_size: rows per query block and per key block.
         causal: query ``i`` sees only keys ``j <= i + T_k - T_q`` (needs ``T_q <= T_k``).
+        key_padding_mask: None, or a boolean tensor that broadcasts to (..., T_k), True
+            at padding keys: (b, 1, T_k) for (b, heads, T, d) inputs.
 
     Returns:
         (..., T_q, d_v) the context vectors, equal to
@@ -223,26 +235,46 @@ def tiled_attention(
     block_size = check_positive_int("block_size", block_size)
     check_bool("causal", causal)
     num_queries, num_keys = query.shape[-2], key.shape[-2]
+    if key_padding_mask is not None:
+        key_padding_mask = check_bool_mask(
+            "key_padding_mask", key_padding_mask, (*query.shape[:-2], num_keys)
+        )
+        if key_padding_mask.device != key.device:
+            raise ValueError(
+                f"key, key_padding_mask: expected one device, got {key.device}, "
+                f"{key_padding_mask.device}; move them with .to(device)"
+            )
     if causal and num_queries > num_keys:
         raise ValueError(
             "causal: needs at most as many queries as keys (query i sees the keys up to "
             f"i + T_k - T_q), got {num_queries} queries and {num_keys} keys"
         )
     context: Tensor = _TiledAttention.apply(  # type: ignore[no-untyped-call]
-        query, key, value, block_size, causal
+        query, key, value, block_size, causal, key_padding_mask
     )
     return context
 
 
 def _scores(
-    q_block: Tensor, key: Tensor, q_start: int, k_start: int, kind: str, offset: int
+    q_block: Tensor,
+    key: Tensor,
+    q_start: int,
+    k_start: int,
+    kind: str,
+    offset: int,
+    padding: Tensor | None,
 ) -> Tensor:
-    """One block of scaled scores, with -inf where a causal query may not look."""
+    """One block of scaled scores, with -inf where a query may not look.
+
+    ``padding``: None, or (..., Bk) True at the padding keys of the block.
+    """
     scores = q_block @ key.transpose(-2, -1)  # (..., Bq, d_k) @ (..., d_k, Bk) -> (..., Bq, Bk)
     if kind == "masked":
         rows = torch.arange(q_start, q_start + q_block.shape[-2], device=key.device)[:, None]
         cols = torch.arange(k_start, k_start + key.shape[-2], device=key.device)[None, :]
         scores = scores.masked_fill(cols > rows + offset, -math.inf)
+    if padding is not None:
+        scores = scores.masked_fill(padding[..., None, :], -math.inf)  # hide from every query
     return scores
 
 
@@ -269,6 +301,7 @@ class _TiledAttention(torch.autograd.Function):
         value: Tensor,
         block_size: int,
         causal: bool,
+        padding: Tensor | None,
     ) -> Tensor:
         num_queries, num_keys = query.shape[-2], key.shape[-2]
         offset, scale = num_keys - num_queries, 1.0 / math.sqrt(query.shape[-1])
@@ -283,28 +316,35 @@ class _TiledAttention(torch.autograd.Function):
             for k_start, k_end, kind in _key_blocks(
                 q_start, q_end, num_keys, offset, block_size, causal
             ):
+                pad = None if padding is None else padding[..., k_start:k_end]
                 scores = _scores(
-                    q_block, key[..., k_start:k_end, :], q_start, k_start, kind, offset
+                    q_block, key[..., k_start:k_end, :], q_start, k_start, kind, offset, pad
                 )
                 new_max = torch.maximum(row_max, scores.amax(dim=-1, keepdim=True))
-                # Every query sees key 0, so new_max is finite from the first block on.
-                rescale = torch.exp(row_max - new_max)  # exp(-inf) = 0 at the first block
-                p = torch.exp(scores - new_max)  # (..., Bq, Bk), each at most 1
+                # A query that has seen no key yet keeps m = -inf; subtract 0 instead.
+                shift = torch.where(new_max == -math.inf, 0.0, new_max)
+                rescale = torch.exp(row_max - shift)  # exp(-inf) = 0 at the first block
+                p = torch.exp(scores - shift)  # (..., Bq, Bk), each at most 1
                 row_sum = row_sum * rescale + p.sum(dim=-1, keepdim=True)
                 acc = acc * rescale + p @ value[..., k_start:k_end, :]  # -> (..., Bq, d_v)
                 row_max = new_max
-            output[..., q_start:q_end, :] = acc / row_sum
-            lse[..., q_start:q_end, :] = row_max + torch.log(row_sum)
+            # A query that saw no key (l = 0) gets a zero context and lse = +inf, so that
+            # the backward pass recomputes its weights as exp(s - inf) = 0.
+            unseen = row_sum == 0  # (NaN in gives NaN out: NaN == 0 is False)
+            output[..., q_start:q_end, :] = torch.where(unseen, 0.0, acc / row_sum)
+            lse[..., q_start:q_end, :] = torch.where(unseen, math.inf, row_max + torch.log(row_sum))
         ctx.save_for_backward(query, key, value, output, lse)
         ctx.block_size, ctx.causal = block_size, causal  # type: ignore[attr-defined]
+        ctx.padding = padding  # type: ignore[attr-defined]  # a mask: no gradient to save it for
         return output
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_output: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, None, None]:
+    ) -> tuple[Tensor, Tensor, Tensor, None, None, None]:
         query, key, value, output, lse = ctx.saved_tensors  # type: ignore[attr-defined]
+        padding = ctx.padding  # type: ignore[attr-defined]
         # The gradient of a sum arrives expanded (stride 0): matrix products would copy it.
         grad_output = grad_output.contiguous()
         num_queries, num_keys = query.shape[-2], key.shape[-2]
@@ -318,7 +358,8 @@ class _TiledAttention(torch.autograd.Function):
             d_out = grad_output[..., q_start:q_end, :]  # dO: (..., Bq, d_v)
             for k_start, k_end, kind in _key_blocks(q_start, q_end, num_keys, offset, size, causal):
                 k_block = key[..., k_start:k_end, :]  # (..., Bk, d_k)
-                scores = _scores(q_block * scale, k_block, q_start, k_start, kind, offset)
+                pad = None if padding is None else padding[..., k_start:k_end]
+                scores = _scores(q_block * scale, k_block, q_start, k_start, kind, offset, pad)
                 p = torch.exp(
                     scores - lse[..., q_start:q_end, :]
                 )  # the weights again: (.., Bq, Bk)
@@ -327,4 +368,4 @@ class _TiledAttention(torch.autograd.Function):
                 d_s = p * (d_p - delta[..., q_start:q_end, :])  # dS = P * (dP - rowsum(dO * O))
                 grad_query[..., q_start:q_end, :] += (d_s @ k_block) * scale  # dQ += dS K scale
                 grad_key[..., k_start:k_end, :] += (d_s.transpose(-2, -1) @ q_block) * scale
-        return grad_query, grad_key, grad_value, None, None
+        return grad_query, grad_key, grad_value, None, None, None

@@ -355,6 +355,59 @@ def test_tiled_gradients_equal_pytorchs_in_float64(causal: bool, block_size: int
         assert_close(mine, theirs, atol=1e-12, rtol=1e-10, msg=name)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("block_size", [1, 4, 7, 64])
+def test_tiled_with_padding_equals_pytorch_and_hides_padding(causal: bool, block_size: int) -> None:
+    # Right padding: lengths 19 and 11; every query sees key 0, so no row is empty.
+    inputs, grad_output = random_inputs((2, 3, 19, 8), (2, 3, 19, 8), 5, seed=3)
+    pad = padding_mask([19, 11], num_tokens=19)  # (b, T), True at padding
+    tiled = grads_of(
+        lambda q, k, v: tiled_attention(q, k, v, block_size, causal, key_padding_mask=pad[:, None]),
+        inputs,
+        grad_output,
+    )
+    allowed = ~pad[:, None, None, :]  # PyTorch's boolean mask: True = may attend
+    if causal:
+        allowed = allowed & torch.ones(19, 19, dtype=torch.bool).tril()
+    fused = grads_of(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=allowed),
+        inputs,
+        grad_output,
+    )
+    for name, mine, theirs in zip("qkv", tiled, fused, strict=True):
+        assert_close(mine, theirs, atol=1e-12, rtol=1e-10, msg=name)
+    # the padding keys and values of the second sequence receive no gradient
+    assert torch.all(tiled[1][1, :, 11:] == 0)
+    assert torch.all(tiled[2][1, :, 11:] == 0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_tiled_query_that_sees_no_key_gets_zeros_and_zero_gradients(causal: bool) -> None:
+    # Left padding: the first queries of the second sequence see only padding keys (causal),
+    # and the third sequence is all padding: the book's rule gives them zero context vectors.
+    inputs, grad_output = random_inputs((3, 2, 9, 4), (3, 2, 9, 4), 4, seed=4)
+    pad = padding_mask([9, 5, 0], num_tokens=9).flip(-1)  # (b, T)
+    mask = pad[:, None, None, :] | (causal_mask(9) if causal else torch.zeros(9, 9).bool())
+    for block_size in (2, 3, 9):
+        tiled = tiled_attention(*inputs, block_size, causal, key_padding_mask=pad[:, None])
+        expected, _ = scaled_dot_product_attention(*inputs, mask)
+        assert_close(tiled, expected, atol=1e-12, rtol=1e-10)
+        assert torch.all(tiled[2] == 0)
+        mine = torch.autograd.grad(tiled, inputs, grad_output)
+        theirs = torch.autograd.grad(expected, inputs, grad_output)
+        for name, a, b in zip("qkv", mine, theirs, strict=True):
+            assert torch.isfinite(a).all(), name
+            assert_close(a, b, atol=1e-12, rtol=1e-10, msg=name)
+
+
+def test_tiled_with_padding_passes_gradcheck() -> None:
+    inputs, _ = random_inputs((2, 5, 3), (2, 6, 3), 2, seed=5)
+    pad = torch.tensor([[False, True, False, False, True, False], [True] * 6])  # (b, T_k)
+    assert torch.autograd.gradcheck(
+        lambda q, k, v: tiled_attention(q, k, v, 2, True, key_padding_mask=pad), inputs
+    )
+
+
 @pytest.mark.parametrize(("num_queries", "num_keys"), [(1, 9), (3, 10), (5, 13), (8, 8)])
 def test_tiled_bottom_right_causal_gradients_equal_an_explicit_mask(
     num_queries: int, num_keys: int
@@ -460,6 +513,10 @@ def test_tiled_input_errors() -> None:
         tiled_attention(x, x, x.double())
     with pytest.raises(TypeError, match=r"query: expected a torch\.Tensor"):
         tiled_attention(x.numpy(), x, x)
+    with pytest.raises(TypeError, match=r"key_padding_mask: expected dtype torch.bool"):
+        tiled_attention(x, x, x, key_padding_mask=torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=r"key_padding_mask: expected a shape that broadcasts"):
+        tiled_attention(x, x, x, key_padding_mask=torch.zeros(2, 4, dtype=torch.bool))
 
 
 X = torch.ones(2, 5, 4)
