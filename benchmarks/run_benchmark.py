@@ -301,21 +301,31 @@ def run_training_memory(threads: int, log: Callable[[str], None]) -> dict:
     }
 
 
-def training_memory_ratio(training: dict) -> dict[str, Any]:
-    at = training["tokens"].index(max(training["tokens"]))
+def peak_memory_ratio(section: dict, kind: str, what: str, target: float) -> dict[str, Any]:
+    """Tiled / step-by-step peak extra memory of a memory section, at its longest sequence."""
+    at = section["tokens"].index(max(section["tokens"]))
     tiled, naive = (
-        training["series"][n][at] for n in ("tiled_attention", "scaled_dot_product_attention")
+        section["series"][n][at] for n in ("tiled_attention", "scaled_dot_product_attention")
     )
     ratio = _ratio(
-        "training_memory",
+        kind,
         "tiled_attention",
         "scaled_dot_product_attention",
         tiled / naive,
-        f"peak extra memory of forward+backward at T={training['tokens'][at]}",
+        f"{what} at T={section['tokens'][at]}",
+        target,
+    )
+    ratio["tokens"] = section["tokens"][at]
+    return ratio
+
+
+def training_memory_ratio(training: dict) -> dict[str, Any]:
+    return peak_memory_ratio(
+        training,
+        "training_memory",
+        "peak extra memory of forward+backward",
         TARGETS["tiled_vs_naive_training_memory"],
     )
-    ratio["tokens"] = training["tokens"][at]
-    return ratio
 
 
 # The sections that --only can recompute alone, and the ratios each one feeds.
@@ -538,19 +548,9 @@ def ratios(comparison: dict, memory: dict, decode: dict) -> dict[str, dict[str, 
         value = paired_ratio(rounds[numerator], rounds[denominator])
         return _ratio("time", numerator, denominator, value, what, TARGETS.get(key or ""))
 
-    at = memory["tokens"].index(max(memory["tokens"]))
-    tiled, naive = (
-        memory["series"][n][at] for n in ("tiled_attention", "scaled_dot_product_attention")
+    memory_ratio = peak_memory_ratio(
+        memory, "memory", "peak extra memory", TARGETS["tiled_vs_naive_memory"]
     )
-    memory_ratio = _ratio(
-        "memory",
-        "tiled_attention",
-        "scaled_dot_product_attention",
-        tiled / naive,
-        f"peak extra memory at T={memory['tokens'][at]}",
-        TARGETS["tiled_vs_naive_memory"],
-    )
-    memory_ratio["tokens"] = memory["tokens"][at]
     last = -1
     decode_speedup = (
         decode["series"]["MultiHeadAttention"][last]

@@ -26,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("BOOK_CHROMIUM", "/usr/bin/chromium"))
-# The flags of the site tests (tests/site_conftest.py): no sandbox as root in a container.
+# Debian's Chromium, as the PDF build and the site tests (tests/site_conftest.py) run it:
+# no sandbox, as root in a container.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
