@@ -33,11 +33,21 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tools.build_pdf import CHROMIUM, CHROMIUM_ARGS  # the browser and flags the PDF uses
-
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("BOOK_SITE_DIR", ROOT / "_build" / "site")).resolve()
 EDITIONS = ("en", "zh_CN")
+# The browser and flags of tools/build_pdf.py (pytest loads this module as a plugin before
+# the repository is importable, so the list is kept in both places).
+CHROMIUM = Path(os.environ.get("BOOK_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 # How long a page may take to load, or an element to appear, before a browser test fails
 # (Playwright's default is 30 s, which a busy 2-core machine running the tests in
 # parallel exceeds on the longest pages). BOOK_BROWSER_TIMEOUT sets it, in seconds.
