@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -31,11 +32,33 @@ nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
 
-def install(session: nox.Session, *groups: str, package: bool = True) -> None:
-    """Install the package (editable) and the given dependency groups at the pinned versions."""
+# typecheck, docs, tests, pdf, i18n, bench and reproducible share one environment: PyTorch
+# alone fills about 1 GB, and a copy per session (4.5 GB for one `nox`) can fill a disk.
+# Each session installs the dependency groups it needs into it; `rm -r .nox` starts afresh.
+BOOK_ENV = ROOT / ".nox" / "book"
+BOOK_BIN = BOOK_ENV / "bin"
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    """Install the package (editable) and the given groups, pinned, into the shared environment."""
+    if not (BOOK_BIN / "python").is_file():
+        here = sys.version_info[:2] == (3, 11)
+        python = sys.executable if here else shutil.which("python3.11")
+        if not python:
+            session.error("the book needs Python 3.11 (python3.11 is not on the PATH)")
+        session.run(python, "-m", "venv", str(BOOK_ENV), external=True)
     deps = [dep for group in groups for dep in nox.project.dependency_groups(PYPROJECT, group)]
-    this = ["-e", "."] if package else []
-    session.install("-c", str(CONSTRAINTS), *this, *deps)
+    run(session, "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "-c", str(CONSTRAINTS), "-e", str(ROOT), *deps)  # fmt: skip
+    # its programs come first for whatever the session starts (kernels, sphinx-build)
+    session.env["PATH"] = os.pathsep.join([str(BOOK_BIN), os.environ.get("PATH", "")])
+    session.env["VIRTUAL_ENV"] = str(BOOK_ENV)
+
+
+def run(session: nox.Session, program: str, *args: str | Path, **kwargs: Any) -> str | None:
+    """Run one of the shared environment's programs (python, pytest, sphinx-build...)."""
+    output = session.run(str(BOOK_BIN / program), *map(str, args), external=True, **kwargs)
+    return output if isinstance(output, str) else None
 
 
 @nox.session(python="3.11")
@@ -46,14 +69,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package (settings in pyproject.toml)."""
     install(session, "typecheck")
-    session.run("mypy")
+    run(session, "mypy")
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def tests(session: nox.Session) -> None:
     """Unit tests, doctests, reference-output checks and site checks (after ``docs``).
 
@@ -65,7 +88,7 @@ def tests(session: nox.Session) -> None:
     # In parallel, one worker per core (`-- -n 0` runs them in this process); the tests of
     # one page, and the two of the HTML checker, share a worker (xdist_group).
     parallel = ["-n", "auto", "--dist", "loadgroup"]
-    session.run("pytest", *parallel, *session.posargs, env={"BOOK_REQUIRE_SITE": "1"})
+    run(session, "pytest", *parallel, *session.posargs, env={"BOOK_REQUIRE_SITE": "1"})
 
 
 # The site checks use Debian's Chromium (Playwright never downloads a browser), and
@@ -95,7 +118,7 @@ def install_site_check_tools(session: nox.Session) -> None:
 def sphinx_build(session: nox.Session, *args: str | Path, silent: bool = False) -> str | None:
     """Run sphinx-build with the settings every build of the book shares."""
     env = {"PYTHONHASHSEED": "0"}
-    return session.run("sphinx-build", *map(str, args), env=env, silent=silent)
+    return run(session, "sphinx-build", *args, env=env, silent=silent)
 
 
 def build_edition(session: nox.Session, language: str, *, silent: bool = False) -> str | None:
@@ -122,7 +145,7 @@ def extract_messages(session: nox.Session) -> Path:
     pot = GETTEXT / "pot"
     shutil.rmtree(pot, ignore_errors=True)
     sphinx_build(session, "-b", "gettext", "-q", "-d", GETTEXT / "doctrees", DOCS, pot)
-    session.run("python", str(ROOT / "tools" / "extract_theme_messages.py"), str(pot))
+    run(session, "python", str(ROOT / "tools" / "extract_theme_messages.py"), str(pot))
     return pot
 
 
@@ -149,14 +172,14 @@ def catalog_inputs_hash() -> str:
 
 def check_catalogs(session: nox.Session, pot: Path, *, strict: bool = True) -> None:
     """Untranslated, fuzzy or stale catalog entries, and rejected glossary variants."""
-    session.run(
-        "python", str(ROOT / "tools" / "check_catalogs.py"), str(CATALOGS),
+    run(
+        session, "python", str(ROOT / "tools" / "check_catalogs.py"), str(CATALOGS),
         "--pot-dir", str(pot), "--glossary", str(DOCS / "glossary.toml"),
         success_codes=[0] if strict else [0, 1],
     )  # fmt: skip
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def docs(session: nox.Session) -> None:
     """Build the book in English and Chinese into _build/site/{en,zh_CN}.
 
@@ -232,7 +255,7 @@ def copy_pdfs_into_site(session: nox.Session) -> None:
             session.warn(f"BOOK_PDF is set but {pdf} is missing: build it with nox -s pdf")
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def pdf(session: nox.Session) -> None:
     """One PDF per edition in _build/pdf, linked from every page (about 4 min).
 
@@ -279,12 +302,12 @@ def pdf(session: nox.Session) -> None:
                 "outputs from the shared cache:\n" + "\n".join(executed)
             )
         target = PDF_DIR / PDF_NAME.format(language=language)
-        session.run("python", str(ROOT / "tools" / "build_pdf.py"), str(single / "index.html"),
+        run(session, "python", str(ROOT / "tools" / "build_pdf.py"), str(single / "index.html"),
                     str(target))  # fmt: skip
     copy_pdfs_into_site(session)
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def i18n(session: nox.Session) -> None:
     """Extract the English messages and update the Chinese catalogs, then list what to translate.
 
@@ -295,7 +318,7 @@ def i18n(session: nox.Session) -> None:
     """
     install(session, "docs")
     pot = extract_messages(session)
-    session.run("sphinx-intl", "update", "--no-obsolete", "-p", str(pot),
+    run(session, "sphinx-intl", "update", "--no-obsolete", "-p", str(pot),
                 "-d", str(DOCS / "locale"),
                 *[arg for language in LANGUAGES[1:] for arg in ("-l", language)])  # fmt: skip
     check_catalogs(session, pot, strict=False)
@@ -311,7 +334,7 @@ def serve(session: nox.Session) -> None:
     session.run(sys.executable, "-m", "http.server", *args, "--directory", str(SITE))
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def bench(session: nox.Session) -> None:
     """Time and measure the attention implementations on the CPU (about twenty minutes).
 
@@ -320,7 +343,7 @@ def bench(session: nox.Session) -> None:
     results file; its build never reruns the benchmark. ``-- --replot``: only redraw.
     """
     install(session)  # the package is all it needs: torch.utils.benchmark times the runs
-    session.run("python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
+    run(session, "python", str(ROOT / "benchmarks" / "run_benchmark.py"), *session.posargs)
 
 
 @nox.session(python="3.11")
@@ -332,7 +355,7 @@ def wheel(session: nox.Session) -> None:
     settings from pyproject.toml: the package must work on its own, as users install it.
     The built files stay in _build/dist.
     """
-    install(session, "wheel", package=False)
+    session.install("-c", str(CONSTRAINTS), *nox.project.dependency_groups(PYPROJECT, "wheel"))
     dist = BUILD / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     # Without build isolation: the pinned setuptools of this session builds the files.
@@ -379,7 +402,7 @@ def buildtimes(session: nox.Session) -> None:
     session.run(sys.executable, str(ROOT / "tools" / "time_builds.py"), *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session(python=False)
 def reproducible(session: nox.Session) -> None:
     """Build HEAD twice from scratch; executed outputs and HTML must match (slow).
 
@@ -387,7 +410,7 @@ def reproducible(session: nox.Session) -> None:
     ``nox -s reproducible -- --keep --workdir DIR`` keeps both builds for a look.
     """
     install(session, "docs")
-    session.run("python", str(ROOT / "tools" / "check_reproducible.py"), *session.posargs)
+    run(session, "python", str(ROOT / "tools" / "check_reproducible.py"), *session.posargs)
 
 
 @nox.session(python="3.11")
