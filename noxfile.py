@@ -71,7 +71,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package (settings in pyproject.toml)."""
+    """mypy --strict on the package and on tests/typing_returns.py (settings in pyproject.toml)."""
     install(session, "typecheck")
     run(session, "mypy")
 

@@ -5,6 +5,8 @@ Chapter: *Causal attention* (``docs/causal_attention.md``), after seed 004.
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import torch
 from torch import Tensor, nn
 
@@ -216,6 +218,18 @@ class CausalAttention(nn.Module):
         # A buffer moves with .to(device); not saved in state_dict(): rebuilt from the sizes.
         mask = causal_or_sliding_mask(context_length, self.window)
         self.register_buffer("mask", mask, persistent=False)
+
+    @overload
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        return_weights: Literal[False] = False,
+    ) -> Tensor: ...
+    @overload
+    def forward(
+        self, x: Tensor, key_padding_mask: Tensor | None = None, *, return_weights: Literal[True]
+    ) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self,

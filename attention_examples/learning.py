@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 import torch.nn.functional as F
@@ -246,6 +246,11 @@ class AttentionOnlyModel(nn.Module):
             for _ in range(num_layers)
         )
         self.unembedding = nn.Linear(d_model, vocab_size)
+
+    @overload
+    def forward(self, tokens: Tensor, return_weights: Literal[False] = False) -> Tensor: ...
+    @overload
+    def forward(self, tokens: Tensor, return_weights: Literal[True]) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self, tokens: Tensor, return_weights: bool = False

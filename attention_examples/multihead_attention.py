@@ -7,6 +7,8 @@ follow the form readers of the seeds' source book know.
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import torch
 from torch import Tensor, nn
 
@@ -70,6 +72,18 @@ class MultiHeadAttentionWrapper(nn.Module):
         )
         first = self.heads[0]  # the heads have checked the sizes
         self.d_in, self.d_out, self.context_length = first.d_in, first.d_out, first.context_length
+
+    @overload
+    def forward(
+        self,
+        x: Tensor,
+        key_padding_mask: Tensor | None = None,
+        return_weights: Literal[False] = False,
+    ) -> Tensor: ...
+    @overload
+    def forward(
+        self, x: Tensor, key_padding_mask: Tensor | None = None, *, return_weights: Literal[True]
+    ) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self,

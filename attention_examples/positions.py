@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 from torch import Tensor, nn
@@ -221,6 +221,24 @@ class CrossAttention(nn.Module):
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_memory, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_memory, d_out, bias=qkv_bias)
+
+    @overload
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        key_padding_mask: Tensor | None = None,
+        return_weights: Literal[False] = False,
+    ) -> Tensor: ...
+    @overload
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        key_padding_mask: Tensor | None = None,
+        *,
+        return_weights: Literal[True],
+    ) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self,

@@ -8,7 +8,7 @@ Chapter: *Trainable weights: query, key and value* (``docs/self_attention.md``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, overload
 
 import torch
 from torch import Tensor, nn
@@ -140,6 +140,11 @@ class _SelfAttention(nn.Module):
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         raise NotImplementedError
+
+    @overload
+    def forward(self, x: Tensor, return_weights: Literal[False] = False) -> Tensor: ...
+    @overload
+    def forward(self, x: Tensor, return_weights: Literal[True]) -> tuple[Tensor, Tensor]: ...
 
     def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Attend over the tokens of ``x``.
