@@ -65,8 +65,33 @@ def site_is_built() -> bool:
     return all((SITE / edition / "index.html").is_file() for edition in EDITIONS)
 
 
+XDIST_GROUPING_BUG = "https://github.com/pytest-dev/pytest-xdist/issues/1386"
+UNGROUPED = pytest.StashKey[str]()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test that pytest-xdist should have grouped and did not (see below)."""
+    if UNGROUPED in item.stash:
+        pytest.fail(item.stash[UNGROUPED])
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook, which marks the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the ``site`` tests when there is no site to read, unless it is required."""
+    """Check that xdist groups the tests of a page; skip the ``site`` tests when there is
+    no site to read, unless it is required.
+
+    pytest-xdist's ``--dist loadgroup`` sends the tests of one ``xdist_group`` to one
+    worker by appending ``@group`` to their node ids in the worker. pytest 9.2 builds node
+    ids from a structured id instead, so the groups silently vanish and every page is
+    loaded by both workers (XDIST_GROUPING_BUG; pyproject.toml keeps pytest below 9.2).
+    """
+    if getattr(config.option, "loadgroup", False):  # in xdist's workers, --dist loadgroup
+        for item in items:
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+                item.stash[UNGROUPED] = (
+                    f"pytest-xdist did not put this test in its xdist_group (pytest "
+                    f"{pytest.__version__}): see {XDIST_GROUPING_BUG}"
+                )
     if REQUIRE_SITE or site_is_built():
         return
     skip = pytest.mark.skip(
@@ -377,3 +402,89 @@ def wait_for_math(page) -> None:
     # test reports the raw TeX left on the page).
     if page.evaluate("() => Boolean(window.MathJax && window.MathJax.startup)"):
         page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+
+
+# What the page checks look at, read off each page once (``page_report``).
+PAGE_REPORT_JS = """
+() => {
+  const code = 'pre, code, kbd, samp, script, style, noscript, .highlight, .cell_output, '
+    + 'mjx-container';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) {
+    const parent = walker.currentNode.parentElement;
+    if (parent && !parent.closest(code)) texts.push(walker.currentNode.textContent);
+  }
+  const math = [...document.querySelectorAll('.math')];
+  return {
+    lang: document.documentElement.lang,
+    text: texts.join(' '),
+    math: math.length,
+    typeset: math.filter((m) => m.querySelector('mjx-container')).length,
+    images: [...document.querySelectorAll('article img')].map((img) => ({
+      src: img.getAttribute('src'),
+      alt: img.getAttribute('alt'),
+      loaded: img.complete && img.naturalWidth > 0,
+    })),
+    figures: Object.fromEntries([...document.querySelectorAll('figure[id]')].map((fig) => {
+      const img = fig.querySelector('img');
+      const caption = fig.querySelector('figcaption');
+      return [fig.id, {
+        loaded: Boolean(img && img.complete && img.naturalWidth > 0),
+        shown: Boolean(img && img.getBoundingClientRect().width > 100),
+        alt: img ? (img.getAttribute('alt') || '') : '',
+        caption: caption ? caption.textContent.trim() : '',
+      }];
+    })),
+  };
+}
+"""
+
+# axe-core's impacts that fail a page (test_site_a11y.py)
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def accessibility_violations(tab) -> list[dict]:
+    """axe-core's serious and critical violations on the page, in light and dark mode.
+
+    The theme follows the reader's colour scheme, so contrast must hold in dark mode too:
+    axe runs again there, on the colour-contrast rule only. The axe-core script ships
+    inside the axe-playwright-python package, so nothing is fetched.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    def run(rules: list[str] | None = None) -> list[dict]:
+        options: dict = {"resultTypes": ["violations"]}
+        if rules is not None:
+            options["runOnly"] = {"type": "rule", "values": rules}
+        violations = Axe().run(tab, options=options).response["violations"]
+        return [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
+
+    violations = run()
+    tab.emulate_media(color_scheme="dark")
+    dark = run(rules=["color-contrast"])
+    return violations + [{**v, "id": f"{v['id']} (dark mode)"} for v in dark]
+
+
+@pytest.fixture(scope="session")
+def page_report(browser, site_server):
+    """Load each page once (desktop width) and keep what the page checks look at.
+
+    The tests of one page share a worker (``page_params``), so each page is loaded once
+    per run for its console, request, math, image and accessibility checks.
+    """
+    reports = {}
+
+    def _report(edition: str, page: str) -> dict:
+        if (edition, page) not in reports:
+            context, tab, visit = load(browser, site_server.url(edition, page))
+            try:
+                report = tab.evaluate(PAGE_REPORT_JS)
+                report["accessibility"] = accessibility_violations(tab)
+            finally:
+                context.close()
+            report["visit"] = visit
+            reports[edition, page] = report
+        return reports[edition, page]
+
+    return _report

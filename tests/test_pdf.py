@@ -26,6 +26,9 @@ MAX_BYTES = 15 * 2**20
 # label in one of them does use $\sqrt{d_k}$, so single commands are no sign).
 RAW_TEX = re.compile(r"\\[(\[]|\$\$|\\frac\b|\\begin\{")
 SOLUTION_HEADING = {"en": "Solution", "zh_CN": "解答"}
+# One worker for the whole file: it extracts each PDF's text once (about 25 s an edition),
+# where two workers would extract it twice.
+pytestmark = pytest.mark.xdist_group("pdf")
 
 pypdf = pytest.importorskip("pypdf")
 

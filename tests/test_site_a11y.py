@@ -13,15 +13,6 @@ from tests.site_conftest import all_site_pages, page_params, require
 
 pytestmark = [pytest.mark.site, pytest.mark.browser, pytest.mark.slow]
 
-BLOCKING = ("serious", "critical")
-
-
-@pytest.fixture(scope="session")
-def axe():
-    from axe_playwright_python.sync_playwright import Axe
-
-    return Axe()
-
 
 def describe(violation: dict) -> str:
     targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
@@ -33,24 +24,11 @@ def describe(violation: dict) -> str:
     )
 
 
-def run_axe(axe, tab, rules: list[str] | None = None) -> list[dict]:
-    """The serious and critical violations on the page (of the given rules only, if any)."""
-    options: dict = {"resultTypes": ["violations"]}
-    if rules is not None:
-        options["runOnly"] = {"type": "rule", "values": rules}
-    results = axe.run(tab, options=options)
-    return [v for v in results.response["violations"] if v.get("impact") in BLOCKING]
-
-
 @pytest.mark.parametrize("item", page_params(all_site_pages()))
-def test_no_serious_accessibility_violations(item, axe, open_page, site_server):
+def test_no_serious_accessibility_violations(item, page_report):
+    """axe-core, light and dark mode (``accessibility_violations`` in site_conftest.py)."""
     edition, page = require(item)
-    tab, visit = open_page(site_server.url(edition, page))
-    violations = run_axe(axe, tab)
-    # The theme follows the reader's colour scheme: contrast must hold in dark mode too.
-    tab.emulate_media(color_scheme="dark")
-    violations += [
-        {**v, "id": f"{v['id']} (dark mode)"} for v in run_axe(axe, tab, rules=["color-contrast"])
-    ]
+    report = page_report(edition, page)
+    violations = report["accessibility"]
     assert not violations, "\n".join(map(describe, violations))
-    assert not visit.external_requests, visit.external_requests
+    assert not report["visit"].external_requests, report["visit"].external_requests

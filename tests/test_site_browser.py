@@ -23,7 +23,6 @@ from tests.site_conftest import (
     discover_pages,
     edition_dir,
     expected_chapters,
-    load,
     page_params,
     require,
 )
@@ -60,41 +59,6 @@ SEARCH_EXPECTATIONS = {
 
 RAW_TEX = re.compile(r"\\[()\[\]]|\$\$|\\[A-Za-z]+|\$[^\s$]")
 
-PAGE_REPORT_JS = """
-() => {
-  const code = 'pre, code, kbd, samp, script, style, noscript, .highlight, .cell_output, '
-    + 'mjx-container';
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const texts = [];
-  while (walker.nextNode()) {
-    const parent = walker.currentNode.parentElement;
-    if (parent && !parent.closest(code)) texts.push(walker.currentNode.textContent);
-  }
-  const math = [...document.querySelectorAll('.math')];
-  return {
-    lang: document.documentElement.lang,
-    text: texts.join(' '),
-    math: math.length,
-    typeset: math.filter((m) => m.querySelector('mjx-container')).length,
-    images: [...document.querySelectorAll('article img')].map((img) => ({
-      src: img.getAttribute('src'),
-      alt: img.getAttribute('alt'),
-      loaded: img.complete && img.naturalWidth > 0,
-    })),
-    figures: Object.fromEntries([...document.querySelectorAll('figure[id]')].map((fig) => {
-      const img = fig.querySelector('img');
-      const caption = fig.querySelector('figcaption');
-      return [fig.id, {
-        loaded: Boolean(img && img.complete && img.naturalWidth > 0),
-        shown: Boolean(img && img.getBoundingClientRect().width > 100),
-        alt: img ? (img.getAttribute('alt') || '') : '',
-        caption: caption ? caption.textContent.trim() : '',
-      }];
-    })),
-  };
-}
-"""
-
 
 def html_of(edition: str, page: str) -> str:
     return (edition_dir(edition) / page).read_text(encoding="utf-8")
@@ -114,25 +78,6 @@ def title_of(edition: str, page: str) -> str:
 
 def twin(edition: str) -> str:
     return next(other for other in EDITIONS if other != edition)
-
-
-@pytest.fixture(scope="session")
-def page_report(browser, site_server):
-    """Load each page once (desktop width) and keep what the checks below look at."""
-    reports = {}
-
-    def _report(edition: str, page: str) -> dict:
-        if (edition, page) not in reports:
-            context, tab, visit = load(browser, site_server.url(edition, page))
-            try:
-                report = tab.evaluate(PAGE_REPORT_JS)
-            finally:
-                context.close()
-            report["visit"] = visit
-            reports[edition, page] = report
-        return reports[edition, page]
-
-    return _report
 
 
 # --- the book is all there ------------------------------------------------------------
