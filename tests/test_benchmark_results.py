@@ -73,3 +73,21 @@ def test_grouped_section_records_the_cache_each_head_count_keeps(results) -> Non
         assert sizes == [2 * b * kv_heads * t * head_dim * 4 for t in grouped["tokens"]]
         assert len(grouped["seconds"][name]) == len(grouped["tokens"])
         assert all(s > 0 for s in grouped["seconds"][name])
+
+
+def test_committed_figures_are_drawn_from_the_committed_results(results, tmp_path) -> None:
+    """``nox -s bench -- --replot`` on the stored results gives the committed SVGs, byte
+    for byte: a results file changed by hand or a figure not redrawn shows here."""
+    import importlib.util
+
+    path = RESULTS.parent / "run_benchmark.py"
+    spec = importlib.util.spec_from_file_location("run_benchmark", path)
+    assert spec is not None
+    assert spec.loader is not None
+    run_benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_benchmark)
+    drawn = run_benchmark.draw_figures(results, tmp_path)
+    assert drawn
+    for figure in drawn:
+        committed = RESULTS.parent / "figures" / figure.name
+        assert figure.read_bytes() == committed.read_bytes(), f"{committed} is not redrawn"
