@@ -5,11 +5,10 @@ Chapter: *Causal attention* (``docs/causal_attention.md``), after seed 004.
 
 from __future__ import annotations
 
-from typing import Literal, overload
-
 import torch
 from torch import Tensor, nn
 
+from ._call_types import SelfAttentionCall
 from ._checks import (
     check_bool_mask,
     check_dropout,
@@ -194,6 +193,7 @@ class CausalAttention(nn.Module):
     W_value: nn.Linear
     dropout: nn.Dropout
     mask: Tensor
+    __call__: SelfAttentionCall  # for type checkers: module(x) gives a Tensor (_call_types)
     # The formula: softmax(q k^T / sqrt(d_k)) v on the unmasked keys (GroupedQueryAttention
     # swaps in the version whose query heads share key/value heads).
     attend = staticmethod(attend)
@@ -218,18 +218,6 @@ class CausalAttention(nn.Module):
         # A buffer moves with .to(device); not saved in state_dict(): rebuilt from the sizes.
         mask = causal_or_sliding_mask(context_length, self.window)
         self.register_buffer("mask", mask, persistent=False)
-
-    @overload
-    def forward(
-        self,
-        x: Tensor,
-        key_padding_mask: Tensor | None = None,
-        return_weights: Literal[False] = False,
-    ) -> Tensor: ...
-    @overload
-    def forward(
-        self, x: Tensor, key_padding_mask: Tensor | None = None, *, return_weights: Literal[True]
-    ) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self,

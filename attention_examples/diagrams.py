@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._checks import check_bool, check_positive_int, describe
+from ._checks import check_bool, check_positive_int
 from .fast_attention import block_kind
+from .plotting import axes_to_draw_on
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,14 +31,8 @@ _HEAD_COLOURS = "tab10"
 
 
 def _new_axes(width: float, height: float, ax: Axes | None) -> Axes:
-    """Draw on ``ax``, or on a new figure (Figure(), not pyplot: no global state)."""
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-    if ax is None:
-        ax = Figure(figsize=(width, height), layout="constrained").add_subplot()
-    elif not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
+    """Draw on ``ax``, or on a new figure, without axis lines and at equal scales."""
+    ax = axes_to_draw_on(ax, width, height)
     ax.set_axis_off()
     ax.set_aspect("equal")
     return ax

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from ._checks import check_bool, check_positive_int, describe
 from .masking import causal_or_sliding_mask, masked_softmax_
 from .multihead_attention import MultiHeadAttention
+from .plotting import axes_to_draw_on
 from .self_attention import Dropout, Pair
 
 if TYPE_CHECKING:
@@ -292,12 +293,9 @@ def plot_ring_buffer(num_tokens: int, window: int, *, ax: Axes | None = None) ->
     >>> [t.get_text() for t in ax.texts][-4:]  # after token 5: slots 0..3
     ['4', '5', '2', '3']
     """
-    import matplotlib.pyplot as plt  # imported on use: the package does not need it
-
     num_tokens = check_positive_int("num_tokens", num_tokens)
     window = check_positive_int("window", window)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.6 * window + 1.5, 0.35 * num_tokens + 1.0))
+    ax = axes_to_draw_on(ax, 0.6 * window + 1.5, 0.35 * num_tokens + 1.0)
     slots: list[int | None] = [None] * window
     shade = torch.zeros(num_tokens, window)
     for t in range(num_tokens):

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._call_types import OneInputCall
 from ._checks import check_bool, check_positive_int, describe
 from .multihead_attention import MultiHeadAttention
+from .plotting import axes_to_draw_on
 
 if TYPE_CHECKING:  # only the figures need Matplotlib
     from matplotlib.axes import Axes
@@ -218,6 +220,8 @@ class AttentionOnlyModel(nn.Module):
     torch.Size([2, 1, 2, 4, 4])
     """
 
+    __call__: OneInputCall  # for type checkers: model(tokens) gives a Tensor (_call_types)
+
     def __init__(
         self,
         vocab_size: int,
@@ -246,11 +250,6 @@ class AttentionOnlyModel(nn.Module):
             for _ in range(num_layers)
         )
         self.unembedding = nn.Linear(d_model, vocab_size)
-
-    @overload
-    def forward(self, tokens: Tensor, return_weights: Literal[False] = False) -> Tensor: ...
-    @overload
-    def forward(self, tokens: Tensor, return_weights: Literal[True]) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self, tokens: Tensor, return_weights: bool = False
@@ -438,15 +437,9 @@ def plot_loss_curve(losses: Sequence[float], ax: Axes | None = None) -> Axes:
     >>> ax.get_xlabel(), ax.get_ylabel(), len(ax.lines[0].get_xdata())
     ('step', 'loss', 3)
     """
-    from matplotlib.axes import Axes  # only the figures need Matplotlib
-    from matplotlib.figure import Figure
-
     if isinstance(losses, str | bytes) or not isinstance(losses, Sequence) or not losses:
         raise TypeError(f"losses: expected a non-empty sequence of numbers, got {describe(losses)}")
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
-    if ax is None:
-        ax = Figure(figsize=(5, 3), layout="constrained").add_subplot()
+    ax = axes_to_draw_on(ax, 5, 3)
     ax.plot(range(len(losses)), losses, linewidth=1.0)
     ax.set_yscale("log")
     ax.set_xlabel("step")

@@ -7,11 +7,10 @@ follow the form readers of the seeds' source book know.
 
 from __future__ import annotations
 
-from typing import Literal, overload
-
 import torch
 from torch import Tensor, nn
 
+from ._call_types import SelfAttentionCall
 from ._checks import check_bool, check_positive_int
 from .causal_attention import CausalAttention
 
@@ -55,6 +54,8 @@ class MultiHeadAttentionWrapper(nn.Module):
             [-0.5299, -0.1081,  0.5077,  0.3493]], grad_fn=<SelectBackward0>)
     """
 
+    __call__: SelfAttentionCall  # for type checkers: module(x) gives a Tensor (_call_types)
+
     def __init__(
         self,
         d_in: int,
@@ -72,18 +73,6 @@ class MultiHeadAttentionWrapper(nn.Module):
         )
         first = self.heads[0]  # the heads have checked the sizes
         self.d_in, self.d_out, self.context_length = first.d_in, first.d_out, first.context_length
-
-    @overload
-    def forward(
-        self,
-        x: Tensor,
-        key_padding_mask: Tensor | None = None,
-        return_weights: Literal[False] = False,
-    ) -> Tensor: ...
-    @overload
-    def forward(
-        self, x: Tensor, key_padding_mask: Tensor | None = None, *, return_weights: Literal[True]
-    ) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self,

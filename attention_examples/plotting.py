@@ -21,18 +21,20 @@ if TYPE_CHECKING:
 __all__ = ["plot_attention_heatmap", "plot_benchmark"]
 
 
-def _new_axes(width: float, height: float) -> Axes:
-    """Axes on a new figure: Figure() rather than pyplot, so no global state, no backend."""
+def axes_to_draw_on(ax: object, width: float, height: float) -> Axes:
+    """``ax`` itself, or for None the axes of a new ``width`` x ``height`` inch figure.
+
+    Every figure of the package starts here. Figure() rather than pyplot: no global
+    state, no backend. Anything but an Axes or None is refused.
+    """
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained").add_subplot()
-
-
-def _check_axes(ax: object) -> None:
-    from matplotlib.axes import Axes
-
-    if ax is not None and not isinstance(ax, Axes):
+    if ax is None:
+        return Figure(figsize=(width, height), layout="constrained").add_subplot()
+    if not isinstance(ax, Axes):
         raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
+    return ax
 
 
 def plot_attention_heatmap(
@@ -92,13 +94,11 @@ def plot_attention_heatmap(
             )
         if len(labels) != n:
             raise ValueError(f"{name}: expected {n} labels, got {len(labels)}")
-    _check_axes(ax)
+    ax = axes_to_draw_on(ax, 4.5, 4)
     if vmax is not None and (
         isinstance(vmax, bool) or not isinstance(vmax, int | float) or not np.isfinite(vmax)
     ):
         raise TypeError(f"vmax: expected a finite number or None, got {describe(vmax)}")
-    if ax is None:
-        ax = _new_axes(4.5, 4)
     top = float(weights.max()) if vmax is None else vmax
     image = ax.imshow(weights, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0)
     ax.set_xticks(range(n_k), labels=key_labels or [str(j) for j in range(n_k)])
@@ -183,9 +183,7 @@ def plot_benchmark(
     tokens = list(section["tokens"])
     unit, scale = _BENCHMARK_UNITS[kind]
     dashed = set(section.get("dashed", ()))
-    _check_axes(ax)
-    if ax is None:
-        ax = _new_axes(7.5, 4)
+    ax = axes_to_draw_on(ax, 7.5, 4)
     starts: list[float] = []  # each series' first value
     for name, values in section["series"].items():
         if len(values) != len(tokens):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Real
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
+from ._call_types import CrossAttentionCall
 from ._checks import (
     check_bool,
     check_floating,
@@ -26,6 +27,7 @@ from ._checks import (
     check_positive_int,
     describe,
 )
+from .plotting import axes_to_draw_on
 from .self_attention import scaled_dot_product_attention
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
@@ -212,6 +214,8 @@ class CrossAttention(nn.Module):
     tensor([0., 0., 0.], grad_fn=<SelectBackward0>)
     """
 
+    __call__: CrossAttentionCall  # for type checkers: module(x, memory) gives a Tensor
+
     def __init__(self, d_in: int, d_memory: int, d_out: int, qkv_bias: bool = False) -> None:
         super().__init__()
         self.d_in = d_in = check_positive_int("d_in", d_in)
@@ -221,24 +225,6 @@ class CrossAttention(nn.Module):
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_memory, d_out, bias=qkv_bias)
         self.W_value = nn.Linear(d_memory, d_out, bias=qkv_bias)
-
-    @overload
-    def forward(
-        self,
-        x: Tensor,
-        memory: Tensor,
-        key_padding_mask: Tensor | None = None,
-        return_weights: Literal[False] = False,
-    ) -> Tensor: ...
-    @overload
-    def forward(
-        self,
-        x: Tensor,
-        memory: Tensor,
-        key_padding_mask: Tensor | None = None,
-        *,
-        return_weights: Literal[True],
-    ) -> tuple[Tensor, Tensor]: ...
 
     def forward(
         self,
@@ -312,16 +298,10 @@ def plot_position_encoding(encoding: Tensor, *, ax: Axes | None = None) -> Axes:
     >>> ax.get_ylabel(), ax.get_xlabel(), ax.images[0].get_array().shape
     ('pos', 'j', (50, 16))
     """
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
     encoding = _check_float_tensor("encoding", encoding, 2, "(T, d_model)")
     if encoding.ndim != 2:
         raise ValueError(f"encoding: expected a 2-D (T, d_model) tensor, got {describe(encoding)}")
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
-    if ax is None:
-        ax = Figure(figsize=(6, 3.5), layout="constrained").add_subplot()
+    ax = axes_to_draw_on(ax, 6, 3.5)
     values = encoding.detach().cpu().float().numpy()
     image = ax.imshow(values, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto")
     ax.set_xlabel("j")
@@ -353,9 +333,6 @@ def plot_scores_by_distance(
     >>> ax.get_lines()[1].get_xdata()[:3]  # n - m for n = 0, 1, 2
     array([-10,  -9,  -8])
     """
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
     scores = _check_float_tensor("scores", scores, 2, "(T, T)")
     if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(f"scores: expected a square (T, T) matrix, got {describe(scores)}")
@@ -365,10 +342,7 @@ def plot_scores_by_distance(
     for m in anchors:
         if isinstance(m, bool) or not isinstance(m, int) or not 0 <= m < num_tokens:
             raise ValueError(f"anchors: expected rows in [0, {num_tokens}), got {m!r}")
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"ax: expected a matplotlib Axes or None, got {describe(ax)}")
-    if ax is None:
-        ax = Figure(figsize=(6, 3), layout="constrained").add_subplot()
+    ax = axes_to_draw_on(ax, 6, 3)
     values = scores.detach().cpu().double().numpy()
     distance = torch.arange(num_tokens).numpy()
     for m in anchors:

@@ -8,11 +8,12 @@ Chapter: *Trainable weights: query, key and value* (``docs/self_attention.md``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, overload
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from ._call_types import OneInputCall
 from ._checks import (
     check_attention_inputs,
     check_bool,
@@ -137,14 +138,10 @@ class _SelfAttention(nn.Module):
 
     d_in: int
     d_out: int
+    __call__: OneInputCall  # for type checkers: module(x) gives a Tensor (_call_types)
 
     def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         raise NotImplementedError
-
-    @overload
-    def forward(self, x: Tensor, return_weights: Literal[False] = False) -> Tensor: ...
-    @overload
-    def forward(self, x: Tensor, return_weights: Literal[True]) -> tuple[Tensor, Tensor]: ...
 
     def forward(self, x: Tensor, return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Attend over the tokens of ``x``.

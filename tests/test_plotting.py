@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torch
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 
+import attention_examples
 from attention_examples import (
     JOURNEY_TOKENS,
     journey_inputs,
@@ -154,3 +156,40 @@ def test_plot_benchmark_errors() -> None:
 def test_plot_benchmark_names_results_for_a_malformed_section(section, match) -> None:
     with pytest.raises(ValueError, match=match):
         plot_benchmark({"time": section}, "time")
+
+
+# Valid arguments for every public function that draws, so that only ``ax`` is wrong.
+DRAWING_ARGUMENTS = {
+    "plot_attention_heatmap": (np.eye(2),),
+    "plot_benchmark": ({"time": {"tokens": [1, 2], "series": {"a": [1.0, 2.0]}}}, "time"),
+    "plot_loss_curve": ([2.0, 1.0],),
+    "plot_position_encoding": (torch.zeros(4, 2),),
+    "plot_scores_by_distance": (torch.eye(3), [0]),
+    "plot_ring_buffer": (4, 2),
+    "draw_multihead_reshape": (),
+    "draw_projections": (),
+    "draw_tiling_grid": (),
+    "draw_kv_cache": (),
+    "draw_memory_hierarchy": (),
+}
+
+
+def test_every_drawing_function_is_listed() -> None:
+    takes_axes = {
+        name
+        for name in attention_examples.__all__
+        if callable(function := getattr(attention_examples, name))
+        and not isinstance(function, type)
+        and "ax" in inspect.signature(function).parameters
+    }
+    assert takes_axes == set(DRAWING_ARGUMENTS)
+
+
+@pytest.mark.parametrize("name", DRAWING_ARGUMENTS)
+def test_every_drawing_function_draws_on_the_given_axes_or_refuses_them(name) -> None:
+    function = getattr(attention_examples, name)
+    given = Figure().add_subplot()
+    assert function(*DRAWING_ARGUMENTS[name], ax=given) is given
+    assert function(*DRAWING_ARGUMENTS[name]) is not given  # a new figure of its own
+    with pytest.raises(TypeError, match=r"ax: expected a matplotlib Axes or None, got str"):
+        function(*DRAWING_ARGUMENTS[name], ax="axes")
