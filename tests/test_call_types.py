@@ -50,8 +50,9 @@ MODULES: dict[str, tuple[Callable[[], nn.Module], tuple[Tensor, ...]]] = {
 
 
 def declared_call(cls: type) -> type:
-    """The protocol named by the nearest ``__call__`` annotation in the class's MRO."""
-    for klass in cls.__mro__:
+    """The protocol named by the nearest ``__call__`` annotation among the package's
+    classes in the MRO (``nn.Module`` annotates its own ``__call__`` as returning Any)."""
+    for klass in cls.__mro__[: cls.__mro__.index(nn.Module)]:
         name = inspect.get_annotations(klass).get("__call__")
         if name is not None:
             return typing.cast(type, getattr(_call_types, name))
