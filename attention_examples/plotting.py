@@ -94,11 +94,11 @@ def plot_attention_heatmap(
             )
         if len(labels) != n:
             raise ValueError(f"{name}: expected {n} labels, got {len(labels)}")
-    ax = axes_to_draw_on(ax, 4.5, 4)
     if vmax is not None and (
         isinstance(vmax, bool) or not isinstance(vmax, int | float) or not np.isfinite(vmax)
     ):
         raise TypeError(f"vmax: expected a finite number or None, got {describe(vmax)}")
+    ax = axes_to_draw_on(ax, 4.5, 4)
     top = float(weights.max()) if vmax is None else vmax
     image = ax.imshow(weights, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0)
     ax.set_xticks(range(n_k), labels=key_labels or [str(j) for j in range(n_k)])
