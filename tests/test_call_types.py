@@ -78,10 +78,10 @@ def test_the_typed_call_has_the_parameters_of_forward(name):
     protocol = declared_call(cls)
     # The name __call__ of a protocol holds typing's placeholder for overloads, not a
     # stub; get_overloads finds the stubs by module and qualified name.
-    name = types.SimpleNamespace(
+    key = types.SimpleNamespace(
         __module__=protocol.__module__, __qualname__=f"{protocol.__qualname__}.__call__"
     )
-    overloads = typing.get_overloads(name)
+    overloads = typing.get_overloads(key)
     assert len(overloads) == 2, "one overload without the weights, one with them"
     for stub in overloads:
         declared = list(inspect.signature(stub).parameters.values())[1:]
